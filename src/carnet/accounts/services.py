@@ -1,0 +1,40 @@
+"""Password login with brute-force protection (the one-time code step comes with issue 3)."""
+
+import hashlib
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+
+from carnet.core import ratelimit
+
+LOGIN_WINDOW_LIMITS = {"identifier": 10, "client": 50}
+
+
+class LoginBlocked(Exception):
+    pass
+
+
+def _keys(identifier: str, client: str) -> dict[str, str]:
+    digest = hashlib.sha256(identifier.lower().encode()).hexdigest()[:32]
+    return {"identifier": f"login:id:{digest}", "client": f"login:client:{client}"}
+
+
+def login_check(*, request, identifier: str, password: str, client: str):
+    """Return the user or None; one answer whether identifier or password was wrong."""
+    keys = _keys(identifier, client)
+    if any(ratelimit.blocked_until(k) for k in keys.values()):
+        raise LoginBlocked
+    user = authenticate(request, identifier=identifier, password=password)
+    if user is None:
+        # Django's ModelBackend already hashes a dummy password for an unknown identifier,
+        # so both failures take the same time.
+        for kind, key in keys.items():
+            ratelimit.record_failure(
+                key,
+                limit=LOGIN_WINDOW_LIMITS[kind],
+                window=settings.CARNET["CONTACT_CODE_VALIDITY"],
+                lockout=settings.CARNET["CONTACT_CODE_VALIDITY"],
+            )
+        return None
+    ratelimit.reset(keys["identifier"])
+    return user

@@ -1,0 +1,32 @@
+import os
+import sys
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Démarre le serveur web (gunicorn, fichiers statiques servis par whitenoise)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default=f"127.0.0.1:{os.environ.get('PORT', '8000')}")
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
+
+    def handle(self, *args, bind, workers, **options):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        argv = [
+            "gunicorn",
+            "carnet.wsgi:application",
+            "--bind",
+            bind,
+            "--workers",
+            str(workers),
+            "--access-logfile",
+            "-",
+            "--forwarded-allow-ips",
+            "127.0.0.1",
+        ]
+        self.stdout.write(f"Carnet écoute sur http://{bind}/ (données : {settings.VAR_DIR})")
+        sys.stdout.flush()
+        os.execvp(argv[0], argv)  # noqa: S606 (fixed program, our own arguments)

@@ -1,0 +1,195 @@
+"""`carnet seed_demo`: synthetic demo persons and accounts (clearly marked, never real)."""
+
+from datetime import date
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from carnet.accounts.models import User
+from carnet.core.validators import nir_key
+from carnet.enrollment import services
+from carnet.registry.models import InsuredPerson
+
+DEMO_PASSWORD_PATIENT = "jardin-lune-orage-42"  # noqa: S105 (synthetic demo account)
+DEMO_PASSWORD_PRO = "stethoscope-bleu-2026"  # noqa: S105 (synthetic demo account)
+DEMO_PASSWORD_OPERATOR = "registre-caisse-2026"  # noqa: S105 (synthetic demo account)
+
+
+def demo_nir(sex: int, birth: date, order: int) -> str:
+    # Département 99 (born abroad) and commune 999 keep these clearly synthetic.
+    first13 = f"{sex}{birth:%y}{birth:%m}99999{order:03d}"
+    return f"{first13}{nir_key(first13):02d}"
+
+
+def _serial(n: int) -> str:
+    return f"9{n:010d}"  # 11 digits: a card with photo
+
+
+DEMO = {
+    "pending": dict(
+        first_name="Camille",
+        last_name="DÉMO-ATTENTE",
+        sex="F",
+        birth_date=date(1985, 3, 14),
+        email="camille.demo@exemple.fr",
+        mobile="+33600000001",
+        order=1,
+    ),
+    "active": dict(
+        first_name="Marie-Noëlle",
+        last_name="DÉMO-ACTIVE",
+        sex="F",
+        birth_date=date(1972, 6, 2),
+        email="marie.demo@exemple.fr",
+        mobile="+33600000002",
+        order=2,
+    ),
+    "opposed": dict(
+        first_name="Bernard",
+        last_name="DÉMO-OPPOSITION",
+        sex="M",
+        birth_date=date(1958, 11, 20),
+        email="bernard.demo@exemple.fr",
+        mobile="",
+        order=3,
+    ),
+    "parent1": dict(
+        first_name="Julie",
+        last_name="DÉMO-FAMILLE",
+        sex="F",
+        birth_date=date(1988, 9, 9),
+        email="julie.demo@exemple.fr",
+        mobile="+33600000004",
+        order=4,
+    ),
+    "parent2": dict(
+        first_name="Karim",
+        last_name="DÉMO-FAMILLE",
+        sex="M",
+        birth_date=date(1986, 1, 30),
+        email="karim.demo@exemple.fr",
+        mobile="+33600000005",
+        order=5,
+    ),
+    "child1": dict(
+        first_name="Léa",
+        last_name="DÉMO-FAMILLE",
+        sex="F",
+        birth_date=date(2016, 4, 12),
+        email="",
+        mobile="",
+        order=6,
+    ),
+    "child2": dict(
+        first_name="Noah",
+        last_name="DÉMO-FAMILLE",
+        sex="M",
+        birth_date=date(2019, 12, 1),
+        email="",
+        mobile="",
+        order=7,
+    ),
+}
+
+
+class Command(BaseCommand):
+    help = (
+        "Crée les données de démonstration (fictives) : une personne avec un code provisoire, "
+        "une active, une opposée, une famille, et les comptes de démonstration. Ne refait rien "
+        "si elles existent déjà."
+    )
+
+    def handle(self, *args, **options):
+        if InsuredPerson.objects.filter(is_demo=True).exists():
+            self.stdout.write("Données de démonstration déjà présentes : rien n'est modifié.")
+            self.print_accounts()
+            return
+        with transaction.atomic():
+            persons = {}
+            for key, spec in DEMO.items():
+                spec = dict(spec)
+                order = spec.pop("order")
+                sex_digit = 1 if spec["sex"] == "M" else 2
+                persons[key] = InsuredPerson.objects.create(
+                    nir=demo_nir(sex_digit, spec["birth_date"], order),
+                    vitale_serial=_serial(order),
+                    vitale_photo=True,
+                    scheme="Régime général",
+                    is_demo=True,
+                    **spec,
+                )
+            guardians = f"{persons['parent1'].nir}|{persons['parent2'].nir}"
+            for child in ("child1", "child2"):
+                persons[child].guardian_nirs = guardians
+                persons[child].save(update_fields=["guardian_nirs"])
+            issued = {p.pk: code for p, code, _ in services.codes_issue(list(persons.values()))}
+        # The active person and the opposed one go through the real services.
+        for key, decision in (
+            ("active", "activer"),
+            ("opposed", "opposer"),
+            ("parent1", "activer"),
+        ):
+            person = persons[key]
+            identified = services.identification_check(
+                code=issued[person.pk],
+                nir=person.nir,
+                birth_date=person.birth_date,
+                vitale_photo=True,
+                vitale_serial=person.vitale_serial,
+                client="seed_demo",
+            )
+            if decision == "opposer":
+                services.space_oppose(identified=identified, client="seed_demo")
+                continue
+            identifier = "demo.patient" if key == "active" else "demo.parent"
+            services.space_activate(
+                identified=identified,
+                credentials=services.Credentials(
+                    identifier=identifier,
+                    password=DEMO_PASSWORD_PATIENT,
+                    email=person.email,
+                    email_verified=True,
+                    mobile=person.mobile,
+                    mobile_verified=bool(person.mobile),
+                ),
+                client="seed_demo",
+            )
+        User.objects.create_user(
+            "demo.professionnel",
+            DEMO_PASSWORD_PRO,
+            kind=User.Kind.PROFESSIONAL,
+            email="dr.demo@exemple.fr",
+            email_verified=True,
+        )
+        User.objects.create_user(
+            "demo.operateur",
+            DEMO_PASSWORD_OPERATOR,
+            kind=User.Kind.OPERATOR,
+            is_staff=True,
+            email="operateur.demo@exemple.fr",
+            email_verified=True,
+        )
+        self.stdout.write("Données de démonstration créées (toutes fictives).")
+        pending = persons["pending"]
+        self.stdout.write(
+            "\nPersonne en attente d'activation (code dans la boîte d'envoi) :\n"
+            f"  NIR {pending.nir} · né(e) le {pending.birth_date:%d/%m/%Y} · carte avec photo "
+            f"n° {pending.vitale_serial} · code provisoire {issued[pending.pk]}"
+        )
+        self.print_accounts()
+
+    def print_accounts(self):
+        pending = InsuredPerson.objects.filter(is_demo=True, last_name="DÉMO-ATTENTE").first()
+        self.stdout.write(
+            "\nComptes de démonstration :\n"
+            f"  usager actif        demo.patient        / {DEMO_PASSWORD_PATIENT}\n"
+            f"  parent (famille)    demo.parent         / {DEMO_PASSWORD_PATIENT}\n"
+            f"  professionnel       demo.professionnel  / {DEMO_PASSWORD_PRO}\n"
+            f"  opérateur           demo.operateur      / {DEMO_PASSWORD_OPERATOR}\n"
+        )
+        if pending:
+            self.stdout.write(
+                "Personne à activer : NIR "
+                f"{pending.nir}, née le {pending.birth_date:%d/%m/%Y}, carte Vitale avec photo "
+                f"n° {pending.vitale_serial} ; son code est dans la boîte d'envoi.\n"
+            )

@@ -1,0 +1,222 @@
+"""Django settings for Carnet: environment variables only (django-environ).
+
+With nothing set, everything runs on the embedded default: SQLite and blobs under
+`var/`, tasks in the database, email and SMS held in the outbox. Secrets that are
+missing in that mode are generated once into `var/` (never committed).
+"""
+
+import json
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent
+env = environ.Env()
+
+VAR_DIR = Path(env("CARNET_VAR_DIR", default=str(Path.cwd() / "var"))).resolve()
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _local_secret(name: str, make) -> str:
+    """Read a secret kept in var/ for the embedded mode, creating it once (mode 0600)."""
+    path = VAR_DIR / name
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(make())
+    return path.read_text().strip()
+
+
+DEBUG = env.bool("CARNET_DEBUG", default=False)
+DEMO_MODE = env.bool("CARNET_DEMO", default=False)
+SECRET_KEY = env("SECRET_KEY", default=None) or _local_secret(
+    "secret_key", lambda: secrets.token_urlsafe(50)
+)
+# Key for the keyed hash of codes and tokens (DESIGN invariant 4).
+CARNET_HMAC_KEY = env("CARNET_HMAC_KEY", default=None) or _local_secret(
+    "hmac_key", lambda: secrets.token_hex(32)
+)
+# Key-encryption keys: JSON object {"key id": "base64 of 32 bytes"}; the last id is used
+# for new writes, the others only to unwrap (rotation).
+CARNET_KEYS = json.loads(
+    env("CARNET_KEYS", default=None)
+    or _local_secret(
+        "keys.json",
+        lambda: json.dumps(
+            {"k1": __import__("base64").b64encode(secrets.token_bytes(32)).decode()}
+        ),
+    )
+)
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "carnet.core",
+    "carnet.audit",
+    "carnet.registry",
+    "carnet.accounts",
+    "carnet.enrollment",
+    "carnet.notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Fail closed: every view needs a login unless it opts out with @login_not_required.
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "carnet.urls"
+WSGI_APPLICATION = "carnet.wsgi.application"
+LOGIN_URL = "/connexion/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "carnet.core.context_processors.service",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'carnet.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the worker and the web server use the same file; IMMEDIATE avoids
+    # lock upgrades failing under concurrent writers.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "carnet_cache",
+        }
+    }
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+TASKS = {
+    "default": {
+        "BACKEND": env("CARNET_TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "carnet.accounts.passwords.LengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "carnet.accounts.passwords.NotPersonalValidator"},
+]
+
+LANGUAGE_CODE = "fr-fr"
+LANGUAGES = [("fr", "Français")]
+TIME_ZONE = "Europe/Paris"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env.bool("CARNET_SECURE_COOKIES", default=False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+# Email: EMAIL_URL (smtp://user:pass@host:port, smtp+tls://…) sends for real;
+# without it messages stay held in the outbox.
+EMAIL_URL = env("EMAIL_URL", default="")
+if EMAIL_URL:
+    vars().update(env.email_url_config(EMAIL_URL))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Carnet <ne-pas-repondre@carnet.example>")
+# SMS: SMS_URL (https://… JSON gateway); without it SMS stay held in the outbox.
+SMS_URL = env("SMS_URL", default="")
+
+BLOB_DIR = Path(env("CARNET_BLOB_DIR", default=str(VAR_DIR / "blobs")))
+LETTERS_DIR = Path(env("CARNET_LETTERS_DIR", default=str(VAR_DIR / "letters")))
+
+SERVICE_NAME = "Carnet"
+SERVICE_URL = env("CARNET_URL", default="http://127.0.0.1:8000")
+
+# Named limits and durations (DESIGN invariant 6 and 8): every rule reads them here.
+CARNET = {
+    "CODE_LENGTH": 12,
+    "CODE_VALIDITY": timedelta(weeks=6),
+    "AUTO_CREATION_DELAY": timedelta(weeks=6),
+    "CONTACT_CODE_VALIDITY": timedelta(minutes=15),
+    "CONTACT_CODE_MAX_ATTEMPTS": 5,
+    "ACTIVATION_MAX_FAILURES_PER_NIR": 5,
+    "ACTIVATION_MAX_FAILURES_PER_CLIENT": 20,
+    "ACTIVATION_FAILURE_WINDOW": timedelta(hours=1),
+    "ACTIVATION_LOCKOUT": timedelta(hours=1),
+    "ARCHIVE_RETENTION": timedelta(days=3652),
+    "DELETION_CANCEL_WINDOW": timedelta(days=7),
+    "IDENTIFIER_MIN_LENGTH": 8,
+    "IDENTIFIER_MAX_LENGTH": 100,
+    "PASSWORD_MIN_LENGTH": 12,
+    "PASSWORD_MAX_LENGTH": 128,
+    "IMPORT_BATCH_SIZE": 5000,
+    "SEND_CODES_BATCH_SIZE": 2000,
+    "AUTO_CREATION_BATCH_SIZE": 1000,
+    "OUTBOX_MAX_ATTEMPTS": 5,
+    "OUTBOX_RETRY_DELAY": timedelta(minutes=5),
+    "ORPHAN_BLOB_AGE": timedelta(hours=1),
+    "WORKER_TICK_INTERVAL_SECONDS": 60,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("CARNET_LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,26 @@
+"""`carnet tick`: every periodic sweep, idempotent and safe to run twice or concurrently."""
+
+import logging
+import time
+
+from carnet.core.blobs import orphans_sweep
+from carnet.enrollment.services import spaces_auto_create, spaces_purge_due
+from carnet.notifications.services import outbox_deliver
+
+log = logging.getLogger(__name__)
+
+SWEEPS = [
+    ("creation_automatique", spaces_auto_create),
+    ("purge", spaces_purge_due),
+    ("fichiers_orphelins", orphans_sweep),
+    ("envoi_messages", outbox_deliver),
+]
+
+
+def run_tick() -> dict[str, int]:
+    results = {}
+    for name, sweep in SWEEPS:
+        started = time.monotonic()
+        results[name] = sweep()
+        log.info("sweep %s: %s in %.2fs", name, results[name], time.monotonic() - started)
+    return results

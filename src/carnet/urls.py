@@ -1,0 +1,8 @@
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("carnet.core.urls")),
+    path("", include("carnet.enrollment.urls")),
+    path("", include("carnet.accounts.urls")),
+    path("outbox/", include("carnet.notifications.urls")),
+]
