@@ -1,0 +1,84 @@
+"""Shared fixtures: a clean clock, issued codes, and a real local SMTP server (aiosmtpd)."""
+
+import socket
+from datetime import timedelta
+from dataclasses import dataclass
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from carnet.core import clock
+from carnet.enrollment import services
+from tests.factories import InsuredPersonFactory
+
+
+@pytest.fixture(autouse=True)
+def _reset_clock():
+    clock.set_offset(timedelta(0))
+    yield
+    clock.set_offset(timedelta(0))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_files(settings, tmp_path):
+    settings.BLOB_DIR = tmp_path / "blobs"
+    settings.LETTERS_DIR = tmp_path / "letters"
+
+
+@dataclass
+class Issued:
+    person: object
+    code: str
+
+
+@pytest.fixture
+def issue_code(db):
+    """Create a person (factory kwargs) and issue their provisional code; returns Issued."""
+
+    def make(**kwargs):
+        person = InsuredPersonFactory(**kwargs)
+        [(person, code, _)] = services.codes_issue([person])
+        return Issued(person=person, code=code)
+
+    return make
+
+
+class _Collector:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+        self.messages.append(
+            {
+                "from": envelope.mail_from,
+                "to": list(envelope.rcpt_tos),
+                "data": envelope.content.decode("utf-8", "replace"),
+            }
+        )
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on loopback; EMAIL_URL points at it so the outbox delivers."""
+    collector = _Collector()
+    port = _free_port()
+    controller = Controller(collector, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_URL = f"smtp://127.0.0.1:{port}"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield collector
+    finally:
+        controller.stop()
