@@ -16,6 +16,8 @@ class Command(BaseCommand):
     def handle(self, *args, bind, workers, **options):
         call_command("collectstatic", interactive=False, verbosity=0)
         argv = [
+            sys.executable,
+            "-m",
             "gunicorn",
             "carnet.wsgi:application",
             "--bind",
