@@ -1,8 +1,8 @@
 """Shared fixtures: a clean clock, issued codes, and a real local SMTP server (aiosmtpd)."""
 
 import socket
-from datetime import timedelta
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller

@@ -51,6 +51,8 @@ CARNET_KEYS = json.loads(
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Number of our own reverse proxies in front of the web nodes (see core.http.client_address).
+CARNET_PROXY_COUNT = env.int("CARNET_PROXY_COUNT", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -132,6 +134,9 @@ else:
         }
     }
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Idle timeout: a session unused for 30 minutes ends (shared computers, health data).
+SESSION_COOKIE_AGE = env.int("CARNET_SESSION_IDLE_SECONDS", default=30 * 60)
+SESSION_SAVE_EVERY_REQUEST = True
 
 TASKS = {
     "default": {
@@ -158,6 +163,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT.mkdir(exist_ok=True)  
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -190,14 +196,21 @@ SERVICE_URL = env("CARNET_URL", default="http://127.0.0.1:8000")
 # Named limits and durations (DESIGN invariant 6 and 8): every rule reads them here.
 CARNET = {
     "CODE_LENGTH": 12,
+    "CGU_VERSION": "2026-11-26",
     "CODE_VALIDITY": timedelta(weeks=6),
+    "CODE_REISSUE_MAX_PER_DAY": 3,
     "AUTO_CREATION_DELAY": timedelta(weeks=6),
     "CONTACT_CODE_VALIDITY": timedelta(minutes=15),
     "CONTACT_CODE_MAX_ATTEMPTS": 5,
+    "CONTACT_CODE_MAX_SENDS": 5,  # per person and ACTIVATION_FAILURE_WINDOW
     "ACTIVATION_MAX_FAILURES_PER_NIR": 5,
     "ACTIVATION_MAX_FAILURES_PER_CLIENT": 20,
     "ACTIVATION_FAILURE_WINDOW": timedelta(hours=1),
     "ACTIVATION_LOCKOUT": timedelta(hours=1),
+    "LOGIN_MAX_FAILURES_PER_IDENTIFIER": 10,
+    "LOGIN_MAX_FAILURES_PER_CLIENT": 50,
+    "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
+    "LOGIN_LOCKOUT": timedelta(minutes=15),
     "ARCHIVE_RETENTION": timedelta(days=3652),
     "DELETION_CANCEL_WINDOW": timedelta(days=7),
     "IDENTIFIER_MIN_LENGTH": 8,

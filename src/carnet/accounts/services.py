@@ -7,11 +7,11 @@ from django.contrib.auth import authenticate
 
 from carnet.core import ratelimit
 
-LOGIN_WINDOW_LIMITS = {"identifier": 10, "client": 50}
-
 
 class LoginBlocked(Exception):
-    pass
+    def __init__(self, minutes: int):
+        super().__init__(minutes)
+        self.minutes = minutes
 
 
 def _keys(identifier: str, client: str) -> dict[str, str]:
@@ -21,9 +21,10 @@ def _keys(identifier: str, client: str) -> dict[str, str]:
 
 def login_check(*, request, identifier: str, password: str, client: str):
     """Return the user or None; one answer whether identifier or password was wrong."""
+    limits = settings.CARNET
     keys = _keys(identifier, client)
     if any(ratelimit.blocked_until(k) for k in keys.values()):
-        raise LoginBlocked
+        raise LoginBlocked(int(limits["LOGIN_LOCKOUT"].total_seconds() // 60))
     user = authenticate(request, identifier=identifier, password=password)
     if user is None:
         # Django's ModelBackend already hashes a dummy password for an unknown identifier,
@@ -31,9 +32,9 @@ def login_check(*, request, identifier: str, password: str, client: str):
         for kind, key in keys.items():
             ratelimit.record_failure(
                 key,
-                limit=LOGIN_WINDOW_LIMITS[kind],
-                window=settings.CARNET["CONTACT_CODE_VALIDITY"],
-                lockout=settings.CARNET["CONTACT_CODE_VALIDITY"],
+                limit=limits[f"LOGIN_MAX_FAILURES_PER_{kind.upper()}"],
+                window=limits["LOGIN_FAILURE_WINDOW"],
+                lockout=limits["LOGIN_LOCKOUT"],
             )
         return None
     ratelimit.reset(keys["identifier"])

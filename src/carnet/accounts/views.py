@@ -22,8 +22,11 @@ def login_view(request):
                     password=form.cleaned_data["password"],
                     client=client_address(request),
                 )
-            except LoginBlocked:
-                form.add_error(None, "Trop de tentatives. Par sécurité, réessayez dans 15 minutes.")
+            except LoginBlocked as blocked:
+                form.add_error(
+                    None,
+                    f"Trop de tentatives. Par sécurité, réessayez dans {blocked.minutes} minutes.",
+                )
             else:
                 if user is None:
                     form.add_error(None, "Identifiant ou mot de passe incorrect.")

@@ -94,7 +94,10 @@ def events_record(entries: list[Entry]) -> list[Event]:
             head.seq, head.hash = seq, digest
         Event.objects.bulk_create(events)
         ChainHead.objects.bulk_create(new_heads)
-        existing = [h for h in heads.values() if h not in new_heads]
+        # By chain name: `h not in new_heads` compared model instances one by one, quadratic
+        # in the number of new chains (a batch of provisional codes opens thousands).
+        new_chains = {h.chain for h in new_heads}
+        existing = [h for h in heads.values() if h.chain not in new_chains]
         if existing:
             ChainHead.objects.bulk_update(existing, ["seq", "hash"])
         return events
@@ -124,4 +127,7 @@ def chains_verify() -> list[str]:
     for chain, head_hash in heads.items():
         if seen.get(chain, (0, GENESIS))[1] != head_hash:
             problems.append(f"Chaîne {chain} : des événements ont été supprimés en fin de chaîne.")
+    # Every chain is written with its head: a missing head would hide a cut tail.
+    for chain in sorted(seen.keys() - heads.keys()):
+        problems.append(f"Chaîne {chain} : la tête de chaîne a été supprimée.")
     return problems

@@ -97,8 +97,11 @@ def orphans_sweep() -> int:
     cutoff = (clock.now() - settings.CARNET["ORPHAN_BLOB_AGE"]).timestamp()
     removed = 0
     for path in root.glob("*/*"):
-        if path.stat().st_mtime > cutoff:
-            continue
+        try:
+            if path.stat().st_mtime > cutoff:
+                continue
+        except FileNotFoundError:
+            continue  # removed meanwhile by a purge or a concurrent sweep
         if path.name.startswith(".tmp-") or not Blob.objects.filter(key=path.name).exists():
             path.unlink(missing_ok=True)
             removed += 1

@@ -24,3 +24,8 @@ class CarnetForm(forms.Form):
     def full_clean(self):
         super().full_clean()
         self._describe()
+
+    def add_error(self, field, error):
+        # Views add the errors a service found after validation: link those too.
+        super().add_error(field, error)
+        self._describe()

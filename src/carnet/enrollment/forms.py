@@ -169,7 +169,7 @@ class ContactsForm(CarnetForm):
 class ContactCodeForm(CarnetForm):
     code = forms.CharField(
         label="Code de vérification",
-        help_text="6 chiffres, valable 15 minutes.",
+        help_text="6 chiffres, reçus par e-mail ou par SMS.",
         min_length=6,
         max_length=6,
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),

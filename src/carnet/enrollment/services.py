@@ -6,9 +6,11 @@ only if it is still in the expected state (safe against concurrent sweeps) and a
 
 import hashlib
 import logging
+import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -59,10 +61,19 @@ def _setting(name: str):
 
 
 def _transition(
-    space: Space, to: str, *, actor: str, reason: str, client: str = "", **fields
+    space: Space,
+    to: str,
+    *,
+    actor: str,
+    reason: str,
+    client: str = "",
+    sources: tuple[str, ...] | None = None,
+    **fields,
 ) -> Space:
+    """Move the space to `to`. `sources` narrows ALLOWED to the states this use case starts
+    from: reopening and activating both lead to `active`, but from different states."""
     frm = space.state
-    if (frm, to) not in ALLOWED:
+    if (frm, to) not in ALLOWED or (sources is not None and frm not in sources):
         raise TransitionError(
             f"Impossible de passer l'espace de l'état « {State(frm).label} » "
             f"à l'état « {State(to).label} »."
@@ -214,9 +225,12 @@ def code_reissue(*, nir: str, birth_date: date, vitale_serial: str, client: str)
         return
     space = getattr(person, "space", None)
     has_login = User.objects.filter(person=person).exists()
-    if has_login or (space is not None and space.state in (State.CLOSED, State.PURGED)):
+    if has_login or (space is not None and space.state == State.PURGED):
         return  # those persons log in (or recover) instead of activating
     now = clock.now()
+    recent = ProvisionalCode.objects.filter(person=person, sent_at__gt=now - timedelta(days=1))
+    if recent.count() >= _setting("CODE_REISSUE_MAX_PER_DAY"):
+        return  # nobody can flood a person's mailbox with codes
     expires_at = now + _setting("CODE_VALIDITY")
     code, code_hash = _new_code()
     if person.email:
@@ -241,6 +255,11 @@ def code_reissue(*, nir: str, birth_date: date, vitale_serial: str, client: str)
                 person=person,
                 created_at=now,
                 auto_activate_at=now + _setting("AUTO_CREATION_DELAY"),
+            )
+        elif space.state == State.PENDING:
+            # The new code's message gives its own deadline: automatic creation waits for it.
+            Space.objects.filter(pk=space.pk, state=State.PENDING).update(
+                auto_activate_at=now + _setting("AUTO_CREATION_DELAY")
             )
         if draft:
             messages_queue([draft])
@@ -318,13 +337,11 @@ def identification_check(
     """Check the four pieces together; one generic message whichever is wrong."""
     _check_not_locked(nir, client)
     person = InsuredPerson.objects.filter(nir=nir).first()
-    candidate = None
-    if person is not None:
-        code_hash = crypto.keyed_hash(code, purpose=CODE_PURPOSE)
-        for stored in ProvisionalCode.objects.filter(person=person):
-            if crypto.hashes_equal(stored.code_hash, code_hash):
-                candidate = stored
-                break
+    # The same indexed lookup whether the NIR is known or not, so both take the same time.
+    code_hash = crypto.keyed_hash(code, purpose=CODE_PURPOSE)
+    candidate = ProvisionalCode.objects.filter(code_hash=code_hash).first()
+    if candidate is not None and (person is None or candidate.person_id != person.pk):
+        candidate = None
     matches = (
         person is not None
         and candidate is not None
@@ -340,38 +357,55 @@ def identification_check(
             ).update(failed_attempts=F("failed_attempts") + 1)
         _check_not_locked(nir, client)  # the failure that reaches the limit says so at once
         raise IdentificationError("generic", GENERIC_FAILURE)
+    space = Space.objects.filter(person=person).first()
+    # A space closed by opposition after its automatic creation has no login: a new code
+    # activates it again, as the opposition email promises.
+    if (
+        space is None
+        or space.state == State.PURGED
+        or (
+            space.state in (State.ACTIVE, State.CLOSED)
+            and User.objects.filter(person=person).exists()
+        )
+    ):
+        used = "Ce code provisoire a déjà été utilisé. " if candidate.used_at else ""
+        raise IdentificationError(
+            "activated",
+            f"{used}Votre espace est déjà activé : connectez-vous avec votre identifiant et "
+            "votre mot de passe.",
+        )
     if candidate.used_at is not None:
         raise IdentificationError(
             "used",
             "Ce code provisoire a déjà été utilisé. Si vous n'êtes pas à l'origine de cette "
             "utilisation, demandez un nouveau code.",
         )
-    if candidate.revoked_at is not None or candidate.expires_at <= clock.now():
+    if candidate.revoked_at is not None:
+        raise IdentificationError(
+            "expired",
+            "Ce code provisoire a été remplacé par un code plus récent : utilisez le dernier "
+            "code reçu, ou demandez un nouveau code.",
+        )
+    if candidate.expires_at <= clock.now():
         raise IdentificationError(
             "expired",
             f"Ce code provisoire a expiré le {clock.localdate_fr(candidate.expires_at)}. "
             "Vous pouvez demander un nouveau code.",
-        )
-    space = Space.objects.filter(person=person).first()
-    if (
-        space is None
-        or space.state in (State.CLOSED, State.PURGED)
-        or (space.state == State.ACTIVE and User.objects.filter(person=person).exists())
-    ):
-        raise IdentificationError(
-            "used",
-            "Votre espace est déjà activé : connectez-vous avec votre identifiant.",
         )
     ratelimit.reset(_nir_key(nir))
     return Identified(person=person, code=candidate, space=space)
 
 
 def _use_code(code: ProvisionalCode) -> None:
+    now = clock.now()
     used = ProvisionalCode.objects.filter(
-        pk=code.pk, used_at__isnull=True, revoked_at__isnull=True
-    ).update(used_at=clock.now())
+        pk=code.pk, used_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+    ).update(used_at=now)
     if not used:
-        raise TransitionError("Ce code provisoire vient d'être utilisé ; recommencez l'activation.")
+        raise TransitionError(
+            "Ce code provisoire n'est plus valable (utilisé, remplacé ou expiré) : recommencez "
+            "l'activation."
+        )
 
 
 def _load(identified: Identified) -> Identified:
@@ -384,7 +418,30 @@ def _load(identified: Identified) -> Identified:
 # --- Contact checks (wizard step 3) ---------------------------------------------------------
 
 
+class TooManyCodes(Exception):
+    """Too many verification codes sent to one person lately; the message is French."""
+
+
+def _contact_sends_key(person: InsuredPerson) -> str:
+    return f"contact-check:send:{person.public_id}"
+
+
 def contact_check_start(*, person: InsuredPerson, channel: str, value: str) -> ContactCheck:
+    """Send a 6-digit code to a new email or mobile. Sends are counted per person: without a
+    bound, "Renvoyer un code" would send SMS at will and give 5 fresh guesses each time."""
+    key = _contact_sends_key(person)
+    until = ratelimit.blocked_until(key)
+    if until:
+        raise TooManyCodes(
+            "Trop de codes de vérification envoyés. Par sécurité, réessayez après "
+            f"{clock.localtime_fr(until)}."
+        )
+    ratelimit.record_failure(
+        key,
+        limit=_setting("CONTACT_CODE_MAX_SENDS"),
+        window=_setting("ACTIVATION_FAILURE_WINDOW"),
+        lockout=_setting("ACTIVATION_LOCKOUT"),
+    )
     now = clock.now()
     code = crypto.random_digits(6)
     check = ContactCheck(
@@ -413,6 +470,7 @@ def contact_check_start(*, person: InsuredPerson, channel: str, value: str) -> C
 
 
 def contact_check_confirm(*, check_id: int, person: InsuredPerson, code: str) -> ContactCheck:
+    wrong = None
     with transaction.atomic():
         check = ContactCheck.objects.select_for_update().filter(pk=check_id, person=person).first()
         if check is None or check.verified_at is not None:
@@ -421,17 +479,18 @@ def contact_check_confirm(*, check_id: int, person: InsuredPerson, code: str) ->
             raise ValidationError("Trop d'essais : demandez un nouveau code.", code="too_many")
         if check.expires_at <= clock.now():
             raise ValidationError("Ce code a expiré : demandez-en un nouveau.", code="expired")
-        if not crypto.hashes_equal(
+        if crypto.hashes_equal(
             check.code_hash, crypto.keyed_hash(code.strip(), purpose=CONTACT_PURPOSE)
         ):
+            check.verified_at = clock.now()
+            check.save(update_fields=["verified_at"])
+        else:
             check.attempts += 1
             check.save(update_fields=["attempts"])
-            left = _setting("CONTACT_CODE_MAX_ATTEMPTS") - check.attempts
-            raise ValidationError(
-                f"Code incorrect. Il vous reste {left} essai(s).", code="wrong_code"
-            )
-        check.verified_at = clock.now()
-        check.save(update_fields=["verified_at"])
+            wrong = _setting("CONTACT_CODE_MAX_ATTEMPTS") - check.attempts
+    # Raised once the block has committed: raising inside it would roll the count back.
+    if wrong is not None:
+        raise ValidationError(f"Code incorrect. Il vous reste {wrong} essai(s).", code="wrong_code")
     return check
 
 
@@ -449,7 +508,10 @@ class Credentials:
 
 
 def identifier_suggestions(base: str, *, count: int = 3) -> list[str]:
-    stem = (base or "carnet")[: _setting("IDENTIFIER_MAX_LENGTH") - 5]
+    """Free identifiers close to `base`, made valid: « Élodie Dupont » gives elodie.dupont.123."""
+    folded = unicodedata.normalize("NFKD", base or "").encode("ascii", "ignore").decode().lower()
+    stem = re.sub(r"[^a-z0-9._-]+", ".", folded).strip("._-") or "carnet"
+    stem = stem[: _setting("IDENTIFIER_MAX_LENGTH") - 5]
     suggestions = []
     while len(suggestions) < count:
         candidate = f"{stem}.{crypto.random_digits(3)}"
@@ -517,8 +579,14 @@ def space_activate(*, identified: Identified, credentials: Credentials, client: 
                     actor=actor,
                     reason="activation",
                     client=client,
+                    sources=(State.PENDING, State.OPPOSED, State.CLOSED),
                     activated_at=clock.now(),
                     activated_automatically=False,
+                    # from closed (opposition after automatic creation): the archive is back
+                    closed_at=None,
+                    archive_until=None,
+                    deletion_requested_at=None,
+                    deletion_due_at=None,
                 )
             events_record(
                 [
@@ -528,6 +596,8 @@ def space_activate(*, identified: Identified, credentials: Credentials, client: 
                         space_id=current.space.public_id,
                         object_type="user",
                         object_id=str(user.public_id),
+                        # activation requires accepting the terms: record which version
+                        detail={"cgu_acceptees": settings.CARNET["CGU_VERSION"]},
                         client=client,
                     )
                 ]
@@ -554,6 +624,10 @@ def space_oppose(*, identified: Identified, client: str = "") -> Space:
     actor = f"usager:{person.public_id}"
     with transaction.atomic():
         current = _load(identified)
+        if current.space.state in (State.OPPOSED, State.CLOSED):
+            raise TransitionError(
+                "Votre opposition est déjà enregistrée : vous n'avez rien d'autre à faire."
+            )
         _use_code(current.code)
         now = clock.now()
         if current.space.state == State.ACTIVE:
@@ -667,7 +741,11 @@ def space_request_deletion(*, space: Space, actor: str, client: str = "") -> Spa
     now = clock.now()
     due = now + _setting("DELETION_CANCEL_WINDOW")
     with transaction.atomic():
-        Space.objects.filter(pk=space.pk).update(deletion_requested_at=now, deletion_due_at=due)
+        # Conditional on the state in the database: a concurrent reopening wins.
+        if not Space.objects.filter(pk=space.pk, state=State.CLOSED).update(
+            deletion_requested_at=now, deletion_due_at=due
+        ):
+            raise TransitionError("Seul un espace fermé peut être supprimé.")
         events_record(
             [
                 Entry(
@@ -687,7 +765,10 @@ def space_cancel_deletion(*, space: Space, actor: str, client: str = "") -> Spac
     if space.state != State.CLOSED or space.deletion_requested_at is None:
         raise TransitionError("Aucune demande de suppression n'est en cours.")
     with transaction.atomic():
-        Space.objects.filter(pk=space.pk).update(deletion_requested_at=None, deletion_due_at=None)
+        if not Space.objects.filter(
+            pk=space.pk, state=State.CLOSED, deletion_requested_at__isnull=False
+        ).update(deletion_requested_at=None, deletion_due_at=None):
+            raise TransitionError("Aucune demande de suppression n'est en cours.")
         events_record(
             [
                 Entry(
@@ -710,6 +791,7 @@ def space_reopen(*, space: Space, actor: str, client: str = "") -> Space:
         actor=actor,
         reason="reouverture",
         client=client,
+        sources=(State.CLOSED,),
         closed_at=None,
         archive_until=None,
         deletion_requested_at=None,
@@ -768,14 +850,14 @@ def space_purge(*, space: Space, actor: str = "systeme:tick") -> Space:
 
 def spaces_purge_due() -> int:
     now = clock.now()
-    due = Space.objects.filter(state=State.CLOSED).filter(
-        Q(deletion_due_at__lte=now) | Q(archive_until__lte=now)
-    )
+    is_due = Q(state=State.CLOSED) & (Q(deletion_due_at__lte=now) | Q(archive_until__lte=now))
     count = 0
-    for space in due.order_by("id").iterator():
-        try:
+    for pk in list(Space.objects.filter(is_due).order_by("id").values_list("id", flat=True)):
+        with transaction.atomic():
+            # Ask again under the lock: a deletion cancelled since the query is not purged.
+            space = Space.objects.select_for_update().filter(is_due, pk=pk).first()
+            if space is None:
+                continue  # cancelled, reopened or purged by someone else meanwhile
             space_purge(space=space)
-            count += 1
-        except TransitionError:
-            continue  # reopened or purged by someone else meanwhile
+        count += 1
     return count

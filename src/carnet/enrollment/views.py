@@ -1,16 +1,20 @@
 """The activation wizard (/activer/), "J'ai besoin d'un code", and closure of a space.
 
 One step per page, no JavaScript needed. What the person typed is kept in the session so
-that back links show it again; the provisional code itself is never kept.
+that back links show it again; the provisional code itself is never kept, nor written back into
+a page. Pages show personal data: none may be cached (`never_cache`).
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from carnet.core import clock
 from carnet.core.http import client_address
 from carnet.core.validators import mask_email, mask_mobile
 from carnet.registry.models import InsuredPerson
@@ -50,7 +54,12 @@ def _identified(request) -> services.Identified | None:
     state = _state(request)
     if "code_id" not in state:
         return None
-    code = ProvisionalCode.objects.filter(pk=state["code_id"], used_at__isnull=True).first()
+    code = ProvisionalCode.objects.filter(
+        pk=state["code_id"],
+        used_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=clock.now(),
+    ).first()
     if code is None:
         return None
     space = Space.objects.filter(person_id=code.person_id).first()
@@ -70,6 +79,7 @@ def _restart(request, message="Votre session a expiré : recommencez l'identific
 
 
 @login_not_required
+@never_cache
 @require_http_methods(["GET", "POST"])
 def identify(request):
     state = _state(request)
@@ -92,6 +102,8 @@ def identify(request):
             except services.IdentificationError as exc:
                 failure = exc
                 _save(request, {"entered": entered})
+                # a fresh form: the bound one would write the code back into the page
+                form = IdentifyForm(initial=entered)
             else:
                 request.session.cycle_key()  # a new session id once identified
                 _save(request, {"entered": entered, "code_id": identified.code.pk})
@@ -104,6 +116,7 @@ def identify(request):
 
 
 @login_not_required
+@never_cache
 @require_http_methods(["GET", "POST"])
 def decision(request):
     identified = _identified(request)
@@ -129,6 +142,7 @@ def decision(request):
 
 
 @login_not_required
+@never_cache
 @require_http_methods(["GET", "POST"])
 def contacts(request):
     identified = _identified(request)
@@ -148,13 +162,20 @@ def contacts(request):
                 (ContactCheck.Channel.SMS, mobile, person.mobile),
             ):
                 if value and value != original and verified.get(channel) != value:
-                    check = services.contact_check_start(
-                        person=person, channel=channel, value=value
-                    )
+                    try:
+                        check = services.contact_check_start(
+                            person=person, channel=channel, value=value
+                        )
+                    except services.TooManyCodes as exc:
+                        form.add_error(None, str(exc))
+                        break
                     state["check"] = {"id": check.pk, "channel": channel, "value": value}
                     _save(request, state)
                     return redirect("enrollment:contact_confirm")
-            return redirect("enrollment:credentials")
+            else:
+                state.pop("check", None)  # nothing left to confirm
+                _save(request, state)
+                return redirect("enrollment:credentials")
     else:
         initial = state.get("contacts") or {"email": person.email, "mobile": person.mobile}
         form = ContactsForm(initial=initial)
@@ -162,6 +183,7 @@ def contacts(request):
 
 
 @login_not_required
+@never_cache
 @require_http_methods(["GET", "POST"])
 def contact_confirm(request):
     identified = _identified(request)
@@ -173,12 +195,16 @@ def contact_confirm(request):
         mask_email(check["value"]) if check["channel"] == "email" else mask_mobile(check["value"])
     )
     if request.method == "POST" and "renvoyer" in request.POST:
-        new = services.contact_check_start(
-            person=identified.person, channel=check["channel"], value=check["value"]
-        )
-        state["check"]["id"] = new.pk
-        _save(request, state)
-        messages.info(request, f"Un nouveau code a été envoyé à {masked}.")
+        try:
+            new = services.contact_check_start(
+                person=identified.person, channel=check["channel"], value=check["value"]
+            )
+        except services.TooManyCodes as exc:
+            messages.error(request, str(exc))
+        else:
+            state["check"]["id"] = new.pk
+            _save(request, state)
+            messages.info(request, f"Un nouveau code a été envoyé à {masked}.")
         return redirect("enrollment:contact_confirm")
     if request.method == "POST":
         form = ContactCodeForm(request.POST)
@@ -199,11 +225,18 @@ def contact_confirm(request):
     return render(
         request,
         "enrollment/contact_confirm.html",
-        {"form": form, "masked": masked, "channel": check["channel"], **_step(3)},
+        {
+            "form": form,
+            "masked": masked,
+            "channel": check["channel"],
+            "minutes": int(settings.CARNET["CONTACT_CODE_VALIDITY"].total_seconds() // 60),
+            **_step(3),
+        },
     )
 
 
 @login_not_required
+@never_cache
 @require_safe
 def contacts_next(request):
     """After a confirmation, check the other changed channel, then go on."""
@@ -218,7 +251,11 @@ def contacts_next(request):
     ):
         value = state["contacts"]["email" if channel == "email" else "mobile"]
         if value and value != original and verified.get(channel) != value:
-            check = services.contact_check_start(person=person, channel=channel, value=value)
+            try:
+                check = services.contact_check_start(person=person, channel=channel, value=value)
+            except services.TooManyCodes as exc:
+                messages.error(request, str(exc))
+                return redirect("enrollment:contacts")
             state["check"] = {"id": check.pk, "channel": channel, "value": value}
             _save(request, state)
             return redirect("enrollment:contact_confirm")
@@ -226,12 +263,15 @@ def contacts_next(request):
 
 
 @login_not_required
+@never_cache
 @require_http_methods(["GET", "POST"])
 def credentials(request):
     identified = _identified(request)
     state = _state(request)
-    if identified is None or "contacts" not in state:
+    if identified is None or "contacts" not in state or state.get("decision") != "activer":
         return _restart(request)
+    if state.get("check"):  # a changed email or mobile is confirmed before going on
+        return redirect("enrollment:contact_confirm")
     suggestions = []
     if request.method == "POST":
         form = CredentialsForm(request.POST)
@@ -279,6 +319,7 @@ def credentials(request):
 
 
 @login_not_required
+@never_cache
 @require_safe
 def done(request):
     if not request.session.pop("activation_done", False):
@@ -287,6 +328,7 @@ def done(request):
 
 
 @login_not_required
+@never_cache
 @require_http_methods(["GET", "POST"])
 def oppose(request):
     identified = _identified(request)
@@ -318,6 +360,7 @@ def _opposed_space(request) -> Space:
 
 
 @login_not_required
+@never_cache
 @require_safe
 def opposed(request):
     space = _opposed_space(request)
@@ -325,6 +368,7 @@ def opposed(request):
 
 
 @login_not_required
+@never_cache
 @require_safe
 def opposition_pdf(request):
     space = _opposed_space(request)
@@ -337,6 +381,7 @@ def opposition_pdf(request):
 
 
 @login_not_required
+@never_cache
 @require_http_methods(["GET", "POST"])
 def new_code(request):
     failure = None
@@ -361,12 +406,14 @@ def new_code(request):
 
 
 @login_not_required
+@never_cache
 @require_safe
 def new_code_sent(request):
     return render(request, "enrollment/new_code_sent.html")
 
 
 @login_not_required
+@never_cache
 @require_safe
 def serial_help(request):
     return render(request, "enrollment/serial_help.html")
@@ -382,6 +429,7 @@ def _own_space(request) -> Space:
     return space
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def close(request):
     space = _own_space(request)
@@ -407,6 +455,7 @@ def close(request):
     return render(request, "enrollment/close.html", {"form": form, "space": space})
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def closed(request):
     space = _own_space(request)
@@ -427,7 +476,10 @@ def closed(request):
                 "Votre demande de suppression est annulée.",
             ),
         }
-        if action not in handlers or (action == "supprimer" and not request.POST.get("confirm")):
+        if action not in handlers:
+            messages.error(request, "Choisissez une action proposée sur la page.")
+            return redirect("enrollment:closed")
+        if action == "supprimer" and not request.POST.get("confirm"):
             messages.error(request, "Cochez la case pour confirmer la suppression.")
             return redirect("enrollment:closed")
         handler, done_message = handlers[action]

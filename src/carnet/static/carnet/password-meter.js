@@ -13,8 +13,10 @@
     if (v.length >= 16) score++;
     if (/[^a-zA-Z0-9]/.test(v) || /\s/.test(v)) score++;
     if (/\d/.test(v) && /[a-zA-Z]/.test(v)) score++;
-    if (/^\d+$/.test(v)) score = 0;
+    if (v.length < 12 || /^\d+$/.test(v)) score = 0;
     bar.style.width = (score * 25) + "%";
-    text.textContent = ["Trop court", "Faible", "Moyen", "Bon", "Très bon"][score];
+    text.textContent = v.length < 12 ? "Trop court (12 caractères au moins)"
+      : /^\d+$/.test(v) ? "Refusé : uniquement des chiffres"
+      : ["Faible", "Faible", "Moyen", "Bon", "Très bon"][score];
   });
 })();
