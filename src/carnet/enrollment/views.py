@@ -141,6 +141,26 @@ def decision(request):
     )
 
 
+def _confirm_next_contact(request, person, state: dict):
+    """Send a code to the next changed, unconfirmed email or mobile; else go to step 4.
+
+    Raises services.TooManyCodes when the person asked for too many codes."""
+    verified = state.get("verified", {})
+    for channel, key, original in (
+        (ContactCheck.Channel.EMAIL, "email", person.email),
+        (ContactCheck.Channel.SMS, "mobile", person.mobile),
+    ):
+        value = state["contacts"][key]
+        if value and value != original and verified.get(channel) != value:
+            check = services.contact_check_start(person=person, channel=channel, value=value)
+            state["check"] = {"id": check.pk, "channel": channel, "value": value}
+            _save(request, state)
+            return redirect("enrollment:contact_confirm")
+    state.pop("check", None)  # nothing left to confirm
+    _save(request, state)
+    return redirect("enrollment:credentials")
+
+
 @login_not_required
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -154,28 +174,12 @@ def contacts(request):
         form = ContactsForm(request.POST)
         if form.is_valid():
             email, mobile = form.cleaned_data["email"], form.cleaned_data["mobile"]
-            verified = state.get("verified", {})
             state["contacts"] = {"email": email, "mobile": mobile}
             _save(request, state)
-            for channel, value, original in (
-                (ContactCheck.Channel.EMAIL, email, person.email),
-                (ContactCheck.Channel.SMS, mobile, person.mobile),
-            ):
-                if value and value != original and verified.get(channel) != value:
-                    try:
-                        check = services.contact_check_start(
-                            person=person, channel=channel, value=value
-                        )
-                    except services.TooManyCodes as exc:
-                        form.add_error(None, str(exc))
-                        break
-                    state["check"] = {"id": check.pk, "channel": channel, "value": value}
-                    _save(request, state)
-                    return redirect("enrollment:contact_confirm")
-            else:
-                state.pop("check", None)  # nothing left to confirm
-                _save(request, state)
-                return redirect("enrollment:credentials")
+            try:
+                return _confirm_next_contact(request, person, state)
+            except services.TooManyCodes as exc:
+                form.add_error(None, str(exc))
     else:
         initial = state.get("contacts") or {"email": person.email, "mobile": person.mobile}
         form = ContactsForm(initial=initial)
@@ -244,22 +248,11 @@ def contacts_next(request):
     state = _state(request)
     if identified is None or "contacts" not in state:
         return _restart(request)
-    person, verified = identified.person, state.get("verified", {})
-    for channel, original in (
-        (ContactCheck.Channel.EMAIL, person.email),
-        (ContactCheck.Channel.SMS, person.mobile),
-    ):
-        value = state["contacts"]["email" if channel == "email" else "mobile"]
-        if value and value != original and verified.get(channel) != value:
-            try:
-                check = services.contact_check_start(person=person, channel=channel, value=value)
-            except services.TooManyCodes as exc:
-                messages.error(request, str(exc))
-                return redirect("enrollment:contacts")
-            state["check"] = {"id": check.pk, "channel": channel, "value": value}
-            _save(request, state)
-            return redirect("enrollment:contact_confirm")
-    return redirect("enrollment:credentials")
+    try:
+        return _confirm_next_contact(request, identified.person, state)
+    except services.TooManyCodes as exc:
+        messages.error(request, str(exc))
+        return redirect("enrollment:contacts")
 
 
 @login_not_required
