@@ -109,10 +109,19 @@ def _new_code() -> tuple[str, str]:
     return code, crypto.keyed_hash(code, purpose=CODE_PURPOSE)
 
 
-def _code_email(person: InsuredPerson, code: str, expires_at: datetime) -> Draft:
+def _code_email(
+    person: InsuredPerson, code: str, expires_at: datetime, *, state: str = State.PENDING
+) -> Draft:
+    # `state` picks the right promise: only a pending space is created automatically.
     return render_email(
         "code_provisoire",
-        {"person": person, "code": code, "deadline": expires_at, "url": settings.SERVICE_URL},
+        {
+            "person": person,
+            "code": code,
+            "deadline": expires_at,
+            "url": settings.SERVICE_URL,
+            "state": state,
+        },
         to=person.email,
         kind="code_provisoire",
     )
@@ -234,7 +243,9 @@ def code_reissue(*, nir: str, birth_date: date, vitale_serial: str, client: str)
     expires_at = now + _setting("CODE_VALIDITY")
     code, code_hash = _new_code()
     if person.email:
-        channel, draft = ProvisionalCode.Channel.EMAIL, _code_email(person, code, expires_at)
+        state = space.state if space is not None else State.PENDING
+        draft = _code_email(person, code, expires_at, state=state)
+        channel = ProvisionalCode.Channel.EMAIL
     elif person.mobile:
         channel = ProvisionalCode.Channel.SMS
         draft = sms(
