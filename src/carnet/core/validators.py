@@ -11,8 +11,11 @@ import phonenumbers
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-_NIR_SHAPE = re.compile(r"^[12]\d{2}(?:0[1-9]|1[0-2]|[2-9]\d)(?:\d{2}|2[AB])\d{6}\d{2}$")
+# ASCII digits only: `\d` also matches other scripts' digits, which `int()` reads as well, so
+# one NIR could have been stored twice under two spellings.
+_NIR_SHAPE = re.compile(r"[12][0-9]{2}(?:0[1-9]|1[0-2]|[2-9][0-9])(?:[0-9]{2}|2[AB])[0-9]{8}")
 _SEPARATORS = re.compile(r"[\s.\-]")
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def nir_key(first13: str) -> int:
@@ -23,15 +26,17 @@ def nir_key(first13: str) -> int:
 
 def parse_nir(value: str) -> str:
     """Normalise a NIR ("1 55 12 55 555 555 55" → "155125555555555") and check its key."""
-    nir = _SEPARATORS.sub("", value or "").upper()
-    if len(nir) != 15:
-        raise ValidationError(
-            "Le numéro de sécurité sociale doit comporter 15 caractères.", code="nir_length"
-        )
-    if not _NIR_SHAPE.match(nir):
-        raise ValidationError(
-            "Le numéro de sécurité sociale n'a pas un format valide.", code="nir_format"
-        )
+    nir = value or ""
+    if not _NIR_SHAPE.fullmatch(nir):  # most input is already normalised: skip the rewrite
+        nir = _SEPARATORS.sub("", nir).upper()
+        if len(nir) != 15:
+            raise ValidationError(
+                "Le numéro de sécurité sociale doit comporter 15 caractères.", code="nir_length"
+            )
+        if not _NIR_SHAPE.fullmatch(nir):
+            raise ValidationError(
+                "Le numéro de sécurité sociale n'a pas un format valide.", code="nir_format"
+            )
     if int(nir[13:]) != nir_key(nir[:13]):
         raise ValidationError(
             "La clé du numéro de sécurité sociale ne correspond pas.", code="nir_key"
@@ -49,11 +54,13 @@ def _is_date_ddmmyyyy(digits: str) -> bool:
 
 def parse_vitale_serial(value: str, *, with_photo: bool, nir: str = "") -> str:
     """Vitale card serial: 11 digits with photo, 8 to 13 without; never a date, never in the NIR."""
-    serial = _SEPARATORS.sub("", value or "")
-    if not serial.isascii() or not serial.isdigit():
-        raise ValidationError(
-            "Le numéro de série ne doit contenir que des chiffres.", code="serial_digits"
-        )
+    serial = value or ""
+    if not _DIGITS.fullmatch(serial):
+        serial = _SEPARATORS.sub("", serial)
+        if not _DIGITS.fullmatch(serial):
+            raise ValidationError(
+                "Le numéro de série ne doit contenir que des chiffres.", code="serial_digits"
+            )
     if with_photo and len(serial) != 11:
         raise ValidationError(
             "Le numéro de série d'une carte Vitale avec photo comporte 11 chiffres.",
@@ -80,19 +87,37 @@ def parse_vitale_serial(value: str, *, with_photo: bool, nir: str = "") -> str:
 # Metropolitan France and the overseas territories whose mobiles we accept.
 MOBILE_REGIONS = frozenset({"FR", "GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF"})
 _MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE,)
+# Overseas departments dial their mobiles as 06 9x… / 06 39… / 07 09… inside France: the same
+# 9 national digits, under their own country code.
+_NATIONAL_REGIONS = ("FR", "GP", "MQ", "GF", "RE", "YT")
+_NATIONAL_MOBILE = re.compile(r"0([67][0-9]{8})")
+_FRENCH_INTERNATIONAL_MOBILE = re.compile(r"(?:\+|00)33([67][0-9]{8})")
+_MOBILE_ERROR = "Saisissez un numéro de mobile français valide, par exemple 06 12 34 56 78."
+_NOT_MOBILE_ERROR = "Ce numéro n'est pas un numéro de mobile français."
+
+_prefix_cache: dict[str, str] = {}
 
 
-_prefix_cache: dict[str, bool] = {}
+def _mobile_country_code(national: str) -> str:
+    """The country code ("+33", "+590"…) of a 9-digit national mobile number, or "".
 
-
-def _french_mobile_prefix_ok(e164: str) -> bool:
-    # libphonenumber decides a French mobile's validity from its leading digits (the length is
-    # fixed by the regex before); caching on the first 5 national digits keeps a million-row
-    # import from parsing every number from scratch.
-    prefix = e164[:8]
+    libphonenumber decides a French or overseas mobile's validity from its first five national
+    digits (the length is fixed by the caller's regex): caching on them keeps a million-row
+    import from parsing every number from scratch (ADR 0004).
+    """
+    prefix = national[:5]
     known = _prefix_cache.get(prefix)
     if known is None:
-        known = _prefix_cache[prefix] = _mobile_ok(phonenumbers.parse(e164))
+        known = ""
+        for region in _NATIONAL_REGIONS:  # what parse("0" + national, region) would build
+            number = phonenumbers.PhoneNumber(
+                country_code=phonenumbers.country_code_for_region(region),
+                national_number=int(national),
+            )
+            if _mobile_ok(number):
+                known = f"+{number.country_code}"
+                break
+        _prefix_cache[prefix] = known
     return known
 
 
@@ -106,34 +131,33 @@ def _mobile_ok(number) -> bool:
 
 def parse_mobile(value: str) -> str:
     """A French mobile number (metropolitan or overseas), returned in E.164."""
-    raw = _SEPARATORS.sub("", value or "").replace("(0)", "")
-    e164 = ""
-    if re.fullmatch(r"0[67]\d{8}", raw):
-        e164 = "+33" + raw[1:]
-    elif re.fullmatch(r"(?:\+|00)33[67]\d{8}", raw):
-        e164 = "+33" + raw[-9:]
-    if e164:
-        if _french_mobile_prefix_ok(e164):
-            return e164
-        raise ValidationError(
-            "Ce numéro n'est pas un numéro de mobile français.", code="mobile_invalid"
-        )
-    for region in ("FR", "GP", "MQ", "GF", "RE", "YT"):
+    raw = (value or "").replace(" ", "")
+    if not _NATIONAL_MOBILE.fullmatch(raw):  # the usual forms need no more than that
+        raw = _SEPARATORS.sub("", raw).replace("(0)", "")
+    national = _NATIONAL_MOBILE.fullmatch(raw)
+    if national:  # 06…, 07…: metropolitan, else the overseas department using that prefix
+        country_code = _mobile_country_code(national[1])
+        if country_code:
+            return country_code + national[1]
+        raise ValidationError(_NOT_MOBILE_ERROR, code="mobile_invalid")
+    international = _FRENCH_INTERNATIONAL_MOBILE.fullmatch(raw)
+    if international:  # +33 6…, 0033 7…: metropolitan only
+        if _mobile_country_code(international[1]) == "+33":
+            return "+33" + international[1]
+        raise ValidationError(_NOT_MOBILE_ERROR, code="mobile_invalid")
+    for region in _NATIONAL_REGIONS:  # other forms (+590 690…): libphonenumber decides
         try:
             number = phonenumbers.parse(raw, region)
         except phonenumbers.NumberParseException:
             break
         if _mobile_ok(number):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-        if raw.startswith("+"):
+        if raw.startswith(("+", "00")):
             break
-    raise ValidationError(
-        "Saisissez un numéro de mobile français valide, par exemple 06 12 34 56 78.",
-        code="mobile_invalid",
-    )
+    raise ValidationError(_MOBILE_ERROR, code="mobile_invalid")
 
 
-_IDENTIFIER = re.compile(r"^[a-z0-9._-]+$")
+_IDENTIFIER = re.compile(r"[a-z0-9._-]+")
 
 
 def parse_identifier(value: str, *, nir: str = "") -> str:
@@ -149,13 +173,14 @@ def parse_identifier(value: str, *, nir: str = "") -> str:
                 "max": limits["IDENTIFIER_MAX_LENGTH"],
             },
         )
-    if not _IDENTIFIER.match(identifier):
+    if not _IDENTIFIER.fullmatch(identifier):
         raise ValidationError(
             "L'identifiant ne peut contenir que des lettres minuscules sans accent, des chiffres "
             "et les caractères . - _",
             code="identifier_chars",
         )
-    if nir and (identifier == nir.lower() or _SEPARATORS.sub("", identifier) == nir.lower()):
+    nir = _SEPARATORS.sub("", nir).lower()
+    if nir and nir in (identifier, _SEPARATORS.sub("", identifier)):
         raise ValidationError(
             "L'identifiant ne doit pas être votre numéro de sécurité sociale.",
             code="identifier_nir",

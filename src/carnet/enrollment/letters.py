@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.conf import settings
 from fpdf import FPDF
+from fpdf.enums import MethodReturnValue
 
 from carnet.core import clock
 
@@ -15,17 +16,48 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def _page(pdf: FPDF, title: str, paragraphs: list[str]) -> None:
+class _Layout:
+    """Paragraphs broken into lines once per document, then printed line by line.
+
+    A batch of letters repeats the same paragraphs on every page, and fpdf2's line breaking
+    (`multi_cell`) costs about ten times the printing of the lines: measuring it once per
+    document makes a letter ~1 ms instead of ~10. Text is aligned left (ragged right), which
+    is also what accessibility guidance recommends over justified text.
+    """
+
+    def __init__(self, pdf: FPDF):
+        self.pdf = pdf
+        self.lines: dict[tuple, list[str]] = {}
+
+    def paragraph(self, text: str, height: float) -> None:
+        pdf = self.pdf
+        text = _latin1(text)
+        key = (text, height, pdf.font_family, pdf.font_style, pdf.font_size_pt, pdf.x)
+        lines = self.lines.get(key)
+        if lines is None:
+            if "\n" not in text and pdf.get_string_width(text) < pdf.epw - 2 * pdf.c_margin - 1:
+                lines = [text]  # fits on one line (names, codes): nothing to break
+            else:
+                lines = pdf.multi_cell(
+                    0, height, text, align="L", dry_run=True, output=MethodReturnValue.LINES
+                )
+            self.lines[key] = lines
+        for line in lines:
+            pdf.cell(0, height, line, new_x="LMARGIN", new_y="NEXT")
+
+
+def _page(layout: _Layout, title: str, paragraphs: list[str]) -> None:
+    pdf = layout.pdf
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 16)
-    pdf.multi_cell(0, 9, _latin1(settings.SERVICE_NAME), new_x="LMARGIN", new_y="NEXT")
+    layout.paragraph(settings.SERVICE_NAME, 9)
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 13)
-    pdf.multi_cell(0, 7, _latin1(title), new_x="LMARGIN", new_y="NEXT")
+    layout.paragraph(title, 7)
     pdf.ln(3)
     pdf.set_font("Helvetica", "", 11)
     for paragraph in paragraphs:
-        pdf.multi_cell(0, 6, _latin1(paragraph), new_x="LMARGIN", new_y="NEXT")
+        layout.paragraph(paragraph, 6)
         pdf.ln(3)
 
 
@@ -33,9 +65,10 @@ def write_code_letters(items: list[tuple]) -> str:
     """One page per person (person, code, expires_at), for the postal mail house."""
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(True, margin=15)
+    layout = _Layout(pdf)
     for person, code, expires_at in items:
         _page(
-            pdf,
+            layout,
             f"{person.first_name} {person.last_name}",
             [
                 f"Référence : {person.public_id}",
@@ -67,7 +100,7 @@ def opposition_proof(space) -> bytes:
     opposed_at: datetime = space.opposed_at or space.closed_at or clock.now()
     pdf = FPDF(format="A4")
     _page(
-        pdf,
+        _Layout(pdf),
         "Attestation d'opposition à la création de l'espace numérique de santé",
         [
             f"Nom : {person.last_name}",
