@@ -9,8 +9,10 @@ import logging
 import re
 import unicodedata
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -150,12 +152,9 @@ def codes_send(
         if not persons:
             break
         last_id = persons[-1].id
-        issued = codes_issue(persons)
+        issued = codes_issue(persons, letter_files=report.letter_files)
         report.emails += sum(1 for person, _, _ in issued if person.email)
-        letter_items = [item for item in issued if not item[0].email]
-        report.letters += len(letter_items)
-        if letter_items:
-            report.letter_files.append(letters.write_code_letters(letter_items))
+        report.letters += sum(1 for person, _, _ in issued if not person.email)
         if remaining is not None:
             remaining -= len(persons)
         if progress:
@@ -163,10 +162,14 @@ def codes_send(
     return report
 
 
-def codes_issue(persons: list[InsuredPerson]) -> list[tuple[InsuredPerson, str, datetime]]:
+def codes_issue(
+    persons: list[InsuredPerson], *, letter_files: list[str] | None = None
+) -> list[tuple[InsuredPerson, str, datetime]]:
     """Create the pending spaces and codes of persons without a space, queue the emails.
 
-    Returns (person, code, expiry) for each: the caller prints letters for those without email.
+    With `letter_files`, the letters of persons without email are written (and synced) before
+    the codes commit, and the PDF's path is appended: no code is ever issued without its letter.
+    Returns (person, code, expiry) for each person.
     """
     now = clock.now()
     expires_at = now + _setting("CODE_VALIDITY")
@@ -204,12 +207,32 @@ def codes_issue(persons: list[InsuredPerson]) -> list[tuple[InsuredPerson, str, 
                 at=now,
             )
         )
-    with transaction.atomic():
+    letter_items = [item for item in issued if not item[0].email]
+    with _letters_committed_with_codes(
+        letter_items if letter_files is not None else [], letter_files
+    ):
         Space.objects.bulk_create(spaces)
         ProvisionalCode.objects.bulk_create(codes)
         messages_queue(drafts)
         events_record(entries)
     return issued
+
+
+@contextmanager
+def _letters_committed_with_codes(letter_items: list, letter_files: list[str] | None):
+    """One transaction whose letters PDF is durable before the commit, removed if it fails."""
+    path = None
+    try:
+        with transaction.atomic():
+            yield
+            if letter_items:
+                path = letters.write_code_letters(letter_items)
+    except BaseException:
+        if path:
+            Path(path).unlink(missing_ok=True)  # its codes were never committed
+        raise
+    if path and letter_files is not None:
+        letter_files.append(path)
 
 
 def _revoke_unused_codes(person: InsuredPerson) -> None:
@@ -256,7 +279,8 @@ def code_reissue(*, nir: str, birth_date: date, vitale_serial: str, client: str)
         )
     else:
         channel, draft = ProvisionalCode.Channel.LETTER, None
-    with transaction.atomic():
+    letter_items = [(person, code, expires_at)] if channel == ProvisionalCode.Channel.LETTER else []
+    with _letters_committed_with_codes(letter_items, None):
         _revoke_unused_codes(person)
         ProvisionalCode.objects.create(
             person=person, code_hash=code_hash, channel=channel, sent_at=now, expires_at=expires_at
@@ -285,8 +309,6 @@ def code_reissue(*, nir: str, birth_date: date, vitale_serial: str, client: str)
                 )
             ]
         )
-    if channel == ProvisionalCode.Channel.LETTER:
-        letters.write_code_letters([(person, code, expires_at)])
 
 
 # --- Identification (wizard step 1) ---------------------------------------------------------
