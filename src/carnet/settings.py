@@ -68,10 +68,17 @@ INSTALLED_APPS = [
     "carnet.accounts",
     "carnet.enrollment",
     "carnet.notifications",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise, so that static files carry the security headers too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "carnet.core.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -80,8 +87,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Fail closed: every view needs a login unless it opts out with @login_not_required.
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "carnet.accounts.middleware.AccountKindMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "carnet.urls"
@@ -99,6 +106,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "carnet.core.context_processors.service",
+                "carnet.core.sessions.timing",
             ],
         },
     },
@@ -133,8 +141,14 @@ else:
             "LOCATION": "carnet_cache",
         }
     }
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
-# Idle timeout: a session unused for 30 minutes ends (shared computers, health data).
+# Sessions are server-side: in the database by default; with REDIS_URL, in Redis through the
+# cache (every web node sees the same sessions, and ending one deletes it at once).
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cache" if REDIS_URL else "django.contrib.sessions.backends.db"
+)
+# Idle timeout: every request saves the session and renews the
+# cookie, so a session unused for 30 minutes ends (shared computers, health data). The
+# absolute lifetime is enforced by carnet.accounts.middleware.
 SESSION_COOKIE_AGE = env.int("CARNET_SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
 
@@ -170,13 +184,64 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 
+# --- Browser security (docs/adr/0011) ------------------------------------------------------
+# Cookies are Secure and "__Host-" prefixed (HTTPS only, this host only, path /) unless secure
+# cookies are off: demo mode on http://127.0.0.1, tests, or CARNET_SECURE_COOKIES=0. A browser
+# rejects a "__Host-" cookie without Secure, hence the plain names then.
+SECURE_COOKIES = env.bool("CARNET_SECURE_COOKIES", default=not DEMO_MODE)
+
+
+def cookie_settings(*, secure: bool) -> dict:
+    prefix = "__Host-" if secure else ""
+    return {
+        "SESSION_COOKIE_NAME": f"{prefix}sessionid",
+        "SESSION_COOKIE_SECURE": secure,
+        "CSRF_COOKIE_NAME": f"{prefix}csrftoken",
+        "CSRF_COOKIE_SECURE": secure,
+    }
+
+
+vars().update(cookie_settings(secure=SECURE_COOKIES))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env.bool("CARNET_SECURE_COOKIES", default=False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_PATH = "/"  # "__Host-" requires path / and no domain
+SESSION_COOKIE_DOMAIN = None
+CSRF_COOKIE_HTTPONLY = True  # the idle-warning script reads the token from the page's forms
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_PATH = "/"
+CSRF_COOKIE_DOMAIN = None
+CSRF_FAILURE_VIEW = "carnet.core.views.csrf_failure"
+
+# HTTPS only, for a year, subdomains included (not in demo mode, which runs on plain HTTP).
+SECURE_HSTS_SECONDS = 0 if DEMO_MODE else env.int("CARNET_HSTS_SECONDS", default=365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+if CARNET_PROXY_COUNT > 0:
+    # TLS ends at our own proxy, which sets X-Forwarded-Proto (see core.http.client_address).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Strict Content-Security-Policy (django-csp): our own files only, no inline script or style.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
+# Browser features no page of ours uses (carnet.core.middleware.PermissionsPolicyMiddleware).
+PERMISSIONS_POLICY = {
+    "camera": [],
+    "microphone": [],
+    "geolocation": [],
+    "payment": [],
+    "usb": [],
+}
 
 # Email: EMAIL_URL (smtp://user:pass@host:port, smtp+tls://…) sends for real;
 # without it messages stay held in the outbox.
@@ -207,6 +272,24 @@ CARNET = {
     "ACTIVATION_MAX_FAILURES_PER_CLIENT": 20,
     "ACTIVATION_FAILURE_WINDOW": timedelta(hours=1),
     "ACTIVATION_LOCKOUT": timedelta(hours=1),
+    "OTP_VALIDITY": timedelta(minutes=15),
+    "OTP_MAX_ATTEMPTS": 5,
+    "OTP_MAX_SENDS": 3,
+    "OTP_SEND_WINDOW": timedelta(minutes=15),
+    "PENDING_LOGIN_VALIDITY": timedelta(minutes=15),
+    "SESSION_ABSOLUTE_LIFETIME": timedelta(hours=12),
+    "SESSION_WARNING_BEFORE": timedelta(minutes=2),  # the idle warning (JavaScript only)
+    "REAUTH_VALIDITY": timedelta(minutes=10),
+    "REAUTH_MAX_FAILURES": 5,  # wrong current passwords (re-authentication, password change)
+    # "Identifiant oublié ?" and "Mot de passe oublié ?"
+    "RECOVERY_MAX_FAILURES_PER_NIR": 5,
+    "RECOVERY_MAX_FAILURES_PER_CLIENT": 20,
+    "RECOVERY_FAILURE_WINDOW": timedelta(hours=1),
+    "RECOVERY_LOCKOUT": timedelta(hours=1),
+    "IDENTIFIER_REMINDER_MAX_PER_DAY": 3,
+    "PASSWORD_RESET_MAX_PER_CLIENT": 20,  # requests per RECOVERY_FAILURE_WINDOW
+    "PASSWORD_RESET_VALIDITY": timedelta(minutes=30),  # from one step of the reset to the next
+    "ACTIVITY_PAGE_SIZE": 50,
     "LOGIN_MAX_FAILURES_PER_IDENTIFIER": 10,
     "LOGIN_MAX_FAILURES_PER_CLIENT": 50,
     "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),

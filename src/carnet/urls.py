@@ -4,5 +4,6 @@ urlpatterns = [
     path("", include("carnet.core.urls")),
     path("", include("carnet.enrollment.urls")),
     path("", include("carnet.accounts.urls")),
+    path("parametres/", include("carnet.accounts.settings_urls")),
     path("outbox/", include("carnet.notifications.urls")),
 ]

@@ -1,4 +1,4 @@
-"""Password login: one message for every failure, lockouts, session renewal, logout."""
+"""Login: one message for every failure, lockouts, the code step, session renewal, logout."""
 
 import html
 from datetime import timedelta
@@ -8,6 +8,7 @@ from django.conf import settings
 from django.test import Client
 
 from carnet.core import clock
+from tests.accounts.helpers import log_in
 from tests.enrollment.helpers import PASSWORD, activate
 from tests.enrollment.wizard import identify_form
 
@@ -38,16 +39,24 @@ def _page(response) -> str:
     return html.unescape(response.content.decode())
 
 
-def test_login_and_home(client, user):
+def test_password_alone_does_not_log_in(client, user):
     response = _login(client, "alice.martin")
-    assert response["Location"] == "/"
-    page = _page(client.get("/"))
-    assert "Bonjour Alice" in page and "Actif" in page
+    assert response["Location"] == "/connexion/mode/"
+    assert "_auth_user_id" not in client.session
+    assert client.get("/documents/")["Location"].startswith("/connexion/")
+
+
+def test_first_login_welcomes_then_home(client, user):
+    assert log_in(client, "alice.martin")["Location"] == "/bienvenue/"
+    assert "Commencer" in _page(client.get("/bienvenue/"))
+    assert "Bonjour Alice" in _page(client.get("/"))
     assert user.password.startswith("argon2")
+    client.post("/deconnexion/")
+    assert log_in(client, "alice.martin")["Location"] == "/"  # not the first time any more
 
 
 def test_identifier_is_not_case_sensitive(client, user):
-    assert _login(client, "  Alice.Martin ")["Location"] == "/"
+    assert _login(client, "  Alice.Martin ")["Location"] == "/connexion/mode/"
 
 
 @pytest.mark.parametrize(
@@ -78,7 +87,7 @@ def test_ten_failures_lock_the_identifier_for_fifteen_minutes(fast_user):
     response = _login(Client(REMOTE_ADDR="192.0.2.11"), "alice.martin")
     assert response.status_code == 200 and BLOCKED in _page(response)
     with clock.travel(timedelta(minutes=15, seconds=1)):
-        assert _login(Client(), "alice.martin")["Location"] == "/"
+        assert _login(Client(), "alice.martin")["Location"] == "/connexion/mode/"
 
 
 def test_fifty_failures_lock_the_address(fast_user):
@@ -86,15 +95,17 @@ def test_fifty_failures_lock_the_address(fast_user):
     for n in range(50):
         _login(client, f"inconnu.{n:03d}", "mauvais-mot-de-passe")
     assert BLOCKED in _page(_login(client, "alice.martin"))
-    assert _login(Client(REMOTE_ADDR="192.0.2.21"), "alice.martin")["Location"] == "/"
+    assert _login(Client(REMOTE_ADDR="192.0.2.21"), "alice.martin")["Location"] == (
+        "/connexion/mode/"
+    )
 
 
 def test_logout_is_a_post(client, user):
-    _login(client, "alice.martin")
+    log_in(client, "alice.martin")
     assert client.get("/deconnexion/").status_code == 405
-    assert client.post("/deconnexion/")["Location"] == "/"
+    assert client.post("/deconnexion/")["Location"] == "/connexion/"
     assert "_auth_user_id" not in client.session
-    assert client.get("/mon-espace/fermer/")["Location"].startswith("/connexion/")
+    assert client.get("/parametres/")["Location"].startswith("/connexion/")
 
 
 def test_inactive_account_cannot_log_in(client, user):

@@ -160,7 +160,7 @@ def test_purge_destroys_key_blobs_codes_and_disables_login(space_in):
     assert not user.is_active and not user.has_usable_password()
     assert user.email == "" and user.mobile == ""
     # the open session is over, and the password no longer opens anything
-    assert client.get("/mon-espace/fermer/")["Location"].startswith("/connexion/")
+    assert client.get("/parametres/")["Location"].startswith("/connexion/")
     response = Client().post("/connexion/", {"identifier": user.identifier, "password": PASSWORD})
     assert response.status_code == 200
     assert "Identifiant ou mot de passe incorrect" in response.content.decode()

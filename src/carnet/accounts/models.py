@@ -59,3 +59,72 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def actor(self) -> str:
         return f"{self.kind}:{self.public_id}"
+
+
+class OneTimeCode(models.Model):
+    """A 6-digit code sent by email or SMS: login second factor, recovery, re-authentication,
+    contact change. Stored only as a keyed hash; single use; bounded attempts."""
+
+    class Purpose(models.TextChoices):
+        LOGIN = "login", "Connexion"
+        RESET = "reset", "Mot de passe oublié"
+        REAUTH = "reauth", "Confirmation d'identité"
+        CONTACT = "contact", "Changement de coordonnées"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        SMS = "sms", "SMS"
+
+    # CASCADE: a code has no meaning without its account.
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="one_time_codes")
+    purpose = models.CharField(max_length=10, choices=Purpose.choices)
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    destination = models.CharField(max_length=254)
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "created_at"], name="otc_user_created_idx")]
+
+    def __str__(self):
+        return f"Code {self.purpose} {self.pk}"
+
+
+class SessionRecord(models.Model):
+    """One logged-in session, so the person can list their devices and end any of them."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="session_records")
+    session_key = models.CharField(max_length=64, unique=True)
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    user_agent = models.CharField(max_length=200, blank=True)
+    client = models.CharField(max_length=64, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+
+    def __str__(self):
+        return f"Session {self.public_id}"
+
+
+class NotificationPreference(models.Model):
+    """Which events the person wants to hear about, and by which channel."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="preferences")
+    new_document_email = models.BooleanField("Nouveau document — e-mail", default=True)
+    new_document_sms = models.BooleanField("Nouveau document — SMS", default=False)
+    new_message_email = models.BooleanField("Nouveau message — e-mail", default=True)
+    new_message_sms = models.BooleanField("Nouveau message — SMS", default=False)
+    appointment_email = models.BooleanField("Rendez-vous — e-mail", default=True)
+    appointment_sms = models.BooleanField("Rendez-vous — SMS", default=False)
+    prevention_email = models.BooleanField("Rappel de prévention — e-mail", default=True)
+    prevention_sms = models.BooleanField("Rappel de prévention — SMS", default=False)
+
+    def __str__(self):
+        return f"Préférences {self.user_id}"

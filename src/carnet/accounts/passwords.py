@@ -1,8 +1,10 @@
 """The one password policy for every account kind (OWASP ASVS: length, no forced classes)."""
 
 import re
+from types import SimpleNamespace
 
 from django.conf import settings
+from django.contrib.auth import password_validation
 from django.contrib.auth.password_validation import UserAttributeSimilarityValidator
 from django.core.exceptions import ValidationError
 
@@ -58,3 +60,18 @@ class NotPersonalValidator:
 
     def get_help_text(self):
         return RULES[3]
+
+
+def password_validate(password: str, *, identifier: str, person=None) -> None:
+    """Apply the policy (AUTH_PASSWORD_VALIDATORS) for this identifier and insured person.
+
+    The personal checks read a subject object, not a User: at activation the account does not
+    exist yet. Raises ValidationError with the French messages.
+    """
+    subject = SimpleNamespace(
+        identifier=identifier,
+        first_name=getattr(person, "first_name", "") or "",
+        last_name=getattr(person, "last_name", "") or "",
+        nir=getattr(person, "nir", "") or "",
+    )
+    password_validation.validate_password(password, subject)

@@ -26,6 +26,8 @@ class Event(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["chain", "seq"], name="audit_event_chain_seq_unique")
         ]
+        # "Mes activités" reads the events about an account, some of them outside its space.
+        indexes = [models.Index(fields=["object_id"], name="audit_event_object_idx")]
 
     def __str__(self):
         return f"{self.chain}#{self.seq} {self.action}"

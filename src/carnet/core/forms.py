@@ -7,7 +7,9 @@ class CarnetForm(forms.Form):
     def _describe(self):
         for name, field in self.fields.items():
             ids = []
-            auto_id = self[name].auto_id
+            # A throwaway BoundField: `self[name]` would cache one now, freezing the label
+            # before a subclass's __init__ can set it (e.g. "Code de vérification").
+            auto_id = field.get_bound_field(self, name).auto_id
             if field.help_text:
                 ids.append(f"{auto_id}-aide")
             if self._errors and name in self._errors:

@@ -5,8 +5,15 @@ from . import views
 app_name = "core"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("bienvenue/", views.welcome, name="welcome"),
+    path("profil-medical/", views.section_page("profile"), name="profile"),
+    path("documents/", views.section_page("documents"), name="documents"),
+    path("messagerie/", views.section_page("messaging"), name="messaging"),
+    path("agenda/", views.section_page("agenda"), name="agenda"),
+    path("catalogue/", views.section_page("catalogue"), name="catalogue"),
     path("cgu/", views.legal_page("cgu"), name="cgu"),
     path("donnees-personnelles/", views.legal_page("privacy"), name="privacy"),
     path("accessibilite/", views.legal_page("accessibility"), name="accessibility"),
     path("mentions-legales/", views.legal_page("legal"), name="legal"),
+    path("session/prolonger/", views.session_keepalive, name="session_keepalive"),
 ]

@@ -1,9 +1,13 @@
-"""Public pages (home, legal pages) and the logged-in landing page."""
+"""The home page, the sections' landing pages, the public legal pages, and the session helpers
+(keep-alive of the idle warning, the page shown when a form fails the CSRF check)."""
 
 from django.contrib.auth.decorators import login_not_required
-from django.shortcuts import render
-from django.views.decorators.http import require_safe
+from django.http import JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
 
+from carnet.core.sessions import remaining
 from carnet.enrollment.selectors import space_for_user
 
 LEGAL_PAGES = {
@@ -13,13 +17,67 @@ LEGAL_PAGES = {
     "legal": "Mentions légales",
 }
 
+# The sections later capabilities fill; until then each says honestly what it will hold.
+SECTIONS = {
+    "profile": (
+        "Profil médical",
+        "Vos maladies et sujets de santé, traitements, hospitalisations, antécédents familiaux, "
+        "allergies, vaccinations et mesures, renseignés par vous ou vos professionnels de santé.",
+    ),
+    "documents": (
+        "Documents",
+        "Vos ordonnances, comptes rendus, résultats d'analyses et d'imagerie, déposés par vous "
+        "ou par vos professionnels de santé.",
+    ),
+    "messaging": (
+        "Messagerie",
+        "Les messages et documents que vos professionnels de santé vous envoient de façon "
+        "sécurisée.",
+    ),
+    "agenda": (
+        "Agenda",
+        "Vos rendez-vous médicaux et les rappels de dépistage et de vaccination.",
+    ),
+    "catalogue": (
+        "Catalogue",
+        "Les applications de santé référencées que vous pouvez connecter à votre espace.",
+    ),
+}
+
 
 @login_not_required
 @require_safe
 def home(request):
-    if request.user.is_authenticated:
-        return render(request, "core/space_home.html", {"space": space_for_user(request.user)})
-    return render(request, "core/home.html")
+    user = request.user
+    if not user.is_authenticated:
+        return render(request, "core/home.html")
+    if user.kind != user.Kind.PATIENT:
+        from carnet.accounts.middleware import HOMES
+
+        return redirect(HOMES[user.kind])
+    return render(request, "core/space_home.html", {"space": space_for_user(user)})
+
+
+@never_cache
+@require_safe
+def welcome(request):
+    return render(request, "core/welcome.html")
+
+
+def section_page(name):
+    title, description = SECTIONS[name]
+
+    @never_cache
+    @require_safe
+    def view(request):
+        return render(
+            request,
+            "core/section.html",
+            {"title": title, "description": description, "section": name},
+        )
+
+    view.__name__ = f"section_{name}"
+    return view
 
 
 def legal_page(name):
@@ -30,3 +88,21 @@ def legal_page(name):
 
     view.__name__ = f"legal_{name}"
     return view
+
+
+@never_cache
+@require_POST
+def session_keepalive(request):
+    """The idle warning's "Rester connecté": the request itself renews the session
+    (SESSION_SAVE_EVERY_REQUEST).
+
+    Open to every account kind (accounts.middleware.SHARED_VIEWS); answers when the session
+    now ends, so the warning can be scheduled again.
+    """
+    seconds, extendable = remaining(request.session)
+    return JsonResponse({"expires_in": seconds, "extendable": extendable})
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a French page in our layout (Django's own carries an inline style)."""
+    return render(request, "core/csrf_failure.html", status=403)

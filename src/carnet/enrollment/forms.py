@@ -219,10 +219,3 @@ class CredentialsForm(CarnetForm):
         ):
             self.add_error("password_confirm", "Les deux mots de passe ne sont pas identiques.")
         return cleaned
-
-
-class ConfirmForm(CarnetForm):
-    confirm = forms.BooleanField(
-        label="Je confirme",
-        error_messages={"required": "Cochez la case pour confirmer."},
-    )

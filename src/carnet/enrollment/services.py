@@ -15,13 +15,13 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from carnet.accounts.models import User
+from carnet.accounts.passwords import password_validate
 from carnet.audit.services import Entry, events_record
 from carnet.core import blobs, clock, crypto, keys, ratelimit
 from carnet.core.validators import parse_identifier
@@ -565,18 +565,8 @@ def credentials_validate(*, person: InsuredPerson, identifier: str, password: st
     else:
         if User.objects.filter(identifier=identifier).exists():
             errors["identifier"] = ["Cet identifiant est déjà pris."]
-    subject = type(
-        "Subject",
-        (),
-        {
-            "identifier": identifier,
-            "first_name": person.first_name,
-            "last_name": person.last_name,
-            "nir": person.nir,
-        },
-    )()
     try:
-        password_validation.validate_password(password, subject)
+        password_validate(password, identifier=identifier, person=person)
     except ValidationError as exc:
         errors["password"] = exc.messages
     if errors:

@@ -17,6 +17,4 @@ urlpatterns = [
     path("activer/nouveau-code/", views.new_code, name="new_code"),
     path("activer/nouveau-code/envoye/", views.new_code_sent, name="new_code_sent"),
     path("activer/aide-numero-de-serie/", views.serial_help, name="serial_help"),
-    path("mon-espace/fermer/", views.close, name="close"),
-    path("mon-espace/ferme/", views.closed, name="closed"),
 ]

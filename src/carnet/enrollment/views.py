@@ -1,4 +1,6 @@
-"""The activation wizard (/activer/), "J'ai besoin d'un code", and closure of a space.
+"""The activation wizard (/activer/), "J'ai besoin d'un code", and opposition.
+
+Closing a space is done from the account settings (accounts.settings_views).
 
 One step per page, no JavaScript needed. What the person typed is kept in the session so
 that back links show it again; the provisional code itself is never kept, nor written back into
@@ -21,7 +23,6 @@ from carnet.registry.models import InsuredPerson
 
 from . import services
 from .forms import (
-    ConfirmForm,
     ContactCodeForm,
     ContactsForm,
     CredentialsForm,
@@ -30,7 +31,6 @@ from .forms import (
     NewCodeForm,
 )
 from .models import ContactCheck, ProvisionalCode, Space
-from .selectors import space_for_user
 
 SESSION_KEY = "activation"
 STEPS = [
@@ -410,77 +410,3 @@ def new_code_sent(request):
 @require_safe
 def serial_help(request):
     return render(request, "enrollment/serial_help.html")
-
-
-# --- Closure, for the logged-in holder -----------------------------------------------------
-
-
-def _own_space(request) -> Space:
-    space = space_for_user(request.user)
-    if space is None:
-        raise Http404
-    return space
-
-
-@never_cache
-@require_http_methods(["GET", "POST"])
-def close(request):
-    space = _own_space(request)
-    if request.method == "POST":
-        form = ConfirmForm(request.POST)
-        if form.is_valid():
-            try:
-                services.space_close(
-                    space=space,
-                    actor=request.user.actor,
-                    confirmed=True,
-                    client=client_address(request),
-                )
-            except services.TransitionError as exc:
-                messages.error(request, str(exc))
-                return redirect("core:home")
-            messages.success(
-                request, "Votre espace est fermé. Vous pouvez le rouvrir à tout moment."
-            )
-            return redirect("enrollment:closed")
-    else:
-        form = ConfirmForm()
-    return render(request, "enrollment/close.html", {"form": form, "space": space})
-
-
-@never_cache
-@require_http_methods(["GET", "POST"])
-def closed(request):
-    space = _own_space(request)
-    if request.method == "POST":
-        action = request.POST.get("action")
-        handlers = {
-            "rouvrir": (
-                services.space_reopen,
-                "Votre espace est rouvert : tout est à nouveau disponible.",
-            ),
-            "supprimer": (
-                services.space_request_deletion,
-                "Votre demande de suppression est enregistrée. Vous pouvez l'annuler "
-                "pendant 7 jours.",
-            ),
-            "annuler": (
-                services.space_cancel_deletion,
-                "Votre demande de suppression est annulée.",
-            ),
-        }
-        if action not in handlers:
-            messages.error(request, "Choisissez une action proposée sur la page.")
-            return redirect("enrollment:closed")
-        if action == "supprimer" and not request.POST.get("confirm"):
-            messages.error(request, "Cochez la case pour confirmer la suppression.")
-            return redirect("enrollment:closed")
-        handler, done_message = handlers[action]
-        try:
-            handler(space=space, actor=request.user.actor, client=client_address(request))
-        except services.TransitionError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(request, done_message)
-        return redirect("core:home" if action == "rouvrir" else "enrollment:closed")
-    return render(request, "enrollment/closed.html", {"space": space})

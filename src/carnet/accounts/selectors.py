@@ -1,0 +1,109 @@
+"""Reads about the logged-in person's own account: sessions and activity trail."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils.module_loading import import_string
+
+from carnet.audit.models import Event
+from carnet.core import clock
+
+from .models import OneTimeCode, SessionRecord, User
+from .services import space_id_of
+
+
+def sessions_active(user: User) -> list[SessionRecord]:
+    """The account's sessions still open: not ended, within their absolute lifetime, and still
+    known to the session store (an idle session expires there without telling us)."""
+    store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+    since = clock.now() - settings.CARNET["SESSION_ABSOLUTE_LIFETIME"]
+    records = SessionRecord.objects.filter(
+        user=user, ended_at__isnull=True, created_at__gte=since
+    ).order_by("-last_seen_at", "-id")
+    # One store read per session: a person has a handful of them.
+    return [r for r in records if store(session_key=r.session_key).load()]
+
+
+def activity_events(user: User):
+    """The person's own trail, newest first: their space's chain and the events about them."""
+    about_me = Q(object_type="user", object_id=str(user.public_id))
+    space_id = space_id_of(user)
+    where = about_me | Q(space_id=space_id) if space_id else about_me
+    return Event.objects.filter(where).order_by("-at", "-id")
+
+
+# --- The trail in French words ----------------------------------------------------------------
+
+ACTIONS = {
+    "connexion": "Connexion",
+    "connexion_echouee": "Connexion échouée (identifiant ou mot de passe incorrect)",
+    "connexion_bloquee": "Blocage temporaire après trop de tentatives de connexion",
+    "deconnexion": "Déconnexion",
+    "code_refuse": "Code refusé",
+    "session_terminee": "Session terminée",
+    "sessions_terminees": "Sessions terminées",
+    "mot_de_passe_modifie": "Changement de mot de passe",
+    "mot_de_passe_refuse": "Mot de passe actuel refusé",
+    "mot_de_passe_reinitialise": "Réinitialisation du mot de passe",
+    "reinitialisation_demandee": "Demande de réinitialisation du mot de passe",
+    "rappel_identifiant": "Envoi de l'identifiant oublié",
+    "identifiant_modifie": "Changement d'identifiant",
+    "email_modifie": "Changement d'adresse e-mail",
+    "mobile_modifie": "Changement de numéro de mobile",
+    "preferences_modifiees": "Modification des préférences de notification",
+    "identite_confirmee": "Confirmation d'identité",
+    "compte_cree": "Création du compte",
+    "suppression_demandee": "Demande de suppression des données",
+    "suppression_annulee": "Annulation de la demande de suppression",
+    "espace_purge": "Suppression définitive des données",
+    "code_provisoire_envoye": "Envoi du code provisoire",
+    "code_provisoire_renvoye": "Envoi d'un nouveau code provisoire",
+}
+TRANSITIONS = {
+    "active": "Activation de l'espace",
+    "opposed": "Opposition à la création de l'espace",
+    "closed": "Fermeture de l'espace",
+    "purged": "Suppression définitive des données",
+}
+CHANNELS = {"email": "par e-mail", "sms": "par SMS", "letter": "par courrier"}
+PURPOSES = dict(OneTimeCode.Purpose.choices)
+
+
+@dataclass
+class Activity:
+    at: datetime
+    label: str
+    detail: str
+    client: str
+
+
+def _describe(event: Event) -> tuple[str, str]:
+    detail = event.detail or {}
+    action = event.action
+    if action == "espace_transition":
+        if detail.get("motif") == "reouverture":
+            return "Réouverture de l'espace", ""
+        if "automatique" in str(detail.get("motif", "")):
+            return "Création automatique de l'espace", ""
+        return TRANSITIONS.get(detail.get("vers"), "Changement d'état de l'espace"), ""
+    label = ACTIONS.get(action, action.replace("_", " ").capitalize())
+    parts = []
+    if "canal" in detail:
+        parts.append(CHANNELS.get(detail["canal"], ""))
+    if "usage" in detail:
+        parts.append(PURPOSES.get(detail["usage"], ""))
+    if "motif" in detail:
+        parts.append(f"motif : {detail['motif']}")
+    if "nombre" in detail:
+        parts.append(f"{detail['nombre']} session(s)")
+    return label, " — ".join(p for p in parts if p)
+
+
+def activities_describe(events) -> list[Activity]:
+    described = []
+    for event in events:
+        label, detail = _describe(event)
+        described.append(Activity(at=event.at, label=label, detail=detail, client=event.client))
+    return described
