@@ -1,4 +1,4 @@
-""""Mes appareils et sessions" shows when each session was last used."""
+""" "Mes appareils et sessions" shows when each session was last used."""
 
 from datetime import timedelta
 
