@@ -5,9 +5,10 @@ checked without anyone listing it, and a new public one fails until it is added 
 """
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import resolve_url
 
+from carnet.accounts.middleware import LOGINS, area_kind
 from tests.security.urlmap import route_ids, routes
 
 # The only views reachable without a login, by URL name. Adding one is a decision: say why.
@@ -62,9 +63,8 @@ PUBLIC_ROUTES = [r for r in ROUTES if r.public]
 
 
 def _to_login(response) -> bool:
-    return response.status_code == 302 and response["Location"].startswith(
-        f"{settings.LOGIN_URL}?next="
-    )
+    login_url = resolve_url(LOGINS[area_kind(response.request["PATH_INFO"])])
+    return response.status_code == 302 and response["Location"].startswith(f"{login_url}?next=")
 
 
 def test_every_route_is_named():
@@ -87,7 +87,9 @@ def test_there_are_private_views_to_check():
 def test_anonymous_visitor_of_a_private_view_goes_to_login(client, route, method):
     response = getattr(client, method)(route.url)
     assert response.status_code == 302
-    assert response["Location"] == redirect_to_login(route.url)["Location"]
+    # each area has its own login page: /pro/… → /pro/connexion/, /operateur/… → …
+    login_url = resolve_url(LOGINS[area_kind(route.url)])
+    assert response["Location"] == redirect_to_login(route.url, login_url)["Location"]
 
 
 @pytest.mark.django_db

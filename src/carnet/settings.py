@@ -86,7 +86,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Fail closed: every view needs a login unless it opts out with @login_not_required.
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "carnet.accounts.middleware.AreaLoginRequiredMiddleware",
     "carnet.accounts.middleware.AccountKindMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
@@ -276,7 +276,8 @@ CARNET = {
     "OTP_MAX_ATTEMPTS": 5,
     "OTP_MAX_SENDS": 3,
     "OTP_SEND_WINDOW": timedelta(minutes=15),
-    "PENDING_LOGIN_VALIDITY": timedelta(minutes=15),
+    # Longer than OTP_VALIDITY, so that an expired code says so and a new one can be asked.
+    "PENDING_LOGIN_VALIDITY": timedelta(minutes=30),
     "SESSION_ABSOLUTE_LIFETIME": timedelta(hours=12),
     "SESSION_WARNING_BEFORE": timedelta(minutes=2),  # the idle warning (JavaScript only)
     "REAUTH_VALIDITY": timedelta(minutes=10),

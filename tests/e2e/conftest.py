@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 AXE_JS = Path(axe_playwright_python.__file__).parent / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# The pages forbid inline scripts (Content-Security-Policy "script-src 'self'"): axe-core is
+# served by the browser context itself at this same-origin address (no .js suffix: the no-JS
+# auditor aborts scripts by that suffix), so the pages are audited under their real policy.
+AXE_PATH = "/__e2e__/axe-core"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless",
@@ -85,7 +89,7 @@ class Tab:
         page.wait_for_load_state("load")
         assert len(self.unaudited) <= 1, f"pages left without an axe check: {self.unaudited[:-1]}"
         if self.auditor is None:
-            page.add_script_tag(path=AXE_JS)
+            page.add_script_tag(url=AXE_PATH)
             violations = page.evaluate(AXE_RUN, AXE_TAGS)
         else:
             violations = self._audit_elsewhere()
@@ -111,7 +115,7 @@ class Tab:
             auditor.goto(url)
         finally:
             auditor.unroute(url, serve)
-        auditor.add_script_tag(path=AXE_JS)
+        auditor.add_script_tag(url=AXE_PATH)
         return auditor.evaluate(AXE_RUN, AXE_TAGS)
 
     # --- navigation ----------------------------------------------------------------------
@@ -131,9 +135,11 @@ class Tab:
         """Click the button with this visible name and check the page that comes back."""
         return self._navigate_by(self.page.get_by_role("button", name=name, exact=True))
 
-    def follow(self, name: str) -> Page:
-        """Follow the link with this visible name and check the page it leads to."""
-        return self._navigate_by(self.page.get_by_role("link", name=name, exact=True))
+    def follow(self, name: str, *, within: str | None = None) -> Page:
+        """Follow the link with this visible name (inside the landmark `within`, e.g. "main",
+        when the page has several) and check the page it leads to."""
+        scope = self.page if within is None else self.page.get_by_role(within)
+        return self._navigate_by(scope.get_by_role("link", name=name, exact=True))
 
     def expect_heading(self, text: str) -> None:
         expect(self.page.get_by_role("heading", level=1)).to_have_text(text)
@@ -156,6 +162,10 @@ class Tab:
         self.page.set_viewport_size(current)
 
 
+def _serve_axe(route) -> None:
+    route.fulfill(status=200, content_type="text/javascript; charset=utf-8", path=AXE_JS)
+
+
 class UI:
     """The browser as one person uses it: a context with a main tab, and more tabs on demand."""
 
@@ -168,10 +178,12 @@ class UI:
             accept_downloads=True,
             java_script_enabled=javascript,
         )
+        self.context.route(base_url + AXE_PATH, _serve_axe)
         self._auditor_context = None
         auditor = None
         if not javascript:
             self._auditor_context = browser.new_context(viewport=PHONE, locale="fr-FR")
+            self._auditor_context.route(base_url + AXE_PATH, _serve_axe)
             auditor = self._auditor_context.new_page()
             auditor.set_default_timeout(TIMEOUT_MS)
             # the audited DOM is the no-JS one: do not let page scripts change it
@@ -190,15 +202,18 @@ class UI:
     def page(self) -> Page:
         return self.tab.page
 
-    def read_outbox(self, *, to: str, subject: str, pattern: str) -> str:
+    def read_outbox(self, *, to: str, subject: str | None, pattern: str) -> str:
         """Open the demo outbox in another tab, as one opens one's mailbox, and read the newest
-        message to `to` whose subject contains `subject`; returns the first group of
-        `pattern` found in its body."""
+        message to `to` whose subject contains `subject` (None: an SMS, which has none);
+        returns the first group of `pattern` found in its body."""
         mailbox = self.new_tab()
         try:
             mailbox.visit("/outbox/")
             heading = mailbox.page.get_by_role("heading", level=2)
-            heading = heading.filter(has_text=f"à {to} — ").filter(has_text=subject)
+            if subject is None:
+                heading = heading.filter(has_text=re.compile(rf"^\s*SMS à {re.escape(to)}\s*$"))
+            else:
+                heading = heading.filter(has_text=f"à {to} — ").filter(has_text=subject)
             newest = mailbox.page.get_by_role("article").filter(has=heading).first
             expect(newest).to_be_visible()
             text = newest.locator("pre").inner_text()
@@ -242,9 +257,9 @@ def browser() -> Iterator[Browser]:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-def _ui(browser, live_server, request, javascript: bool) -> Iterator[UI]:
+def _ui(browser, live_server, request, javascript: bool, suffix: str = "") -> Iterator[UI]:
     name = re.sub(r"[^\w-]+", "-", re.sub(r"^test_", "", request.node.name)).strip("-")
-    ui = UI(browser, live_server.url, name, javascript=javascript)
+    ui = UI(browser, live_server.url, name + suffix, javascript=javascript)
     yield ui
     try:
         if not getattr(request.node, "e2e_call_failed", True):
@@ -265,3 +280,10 @@ def ui(browser, live_server, transactional_db, request) -> Iterator[UI]:
 def ui_without_js(browser, live_server, transactional_db, request) -> Iterator[UI]:
     """A fresh browser context with JavaScript disabled."""
     yield from _ui(browser, live_server, request, javascript=False)
+
+
+@pytest.fixture
+def other_ui(browser, live_server, transactional_db, request) -> Iterator[UI]:
+    """A second browser (another person, or the same person on another device): its own
+    context and cookies, checked like `ui`."""
+    yield from _ui(browser, live_server, request, javascript=True, suffix="-autre")

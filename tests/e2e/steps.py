@@ -110,3 +110,64 @@ def expect_field_error(tab, label: str, message: str | re.Pattern, *, exact=True
     )
     expect(summary.first).to_have_attribute("href", f"#{field_id}")
     expect(summary.first).to_contain_text(pattern)
+
+
+# --- Login: "Je m'identifie" → "Je choisis le mode de réception…" → "Je saisis le code…" ---
+
+LOGIN_HEADING = "Je m'identifie"
+CHANNEL_HEADING = "Je choisis le mode de réception de mon code d'accès"
+CODE_HEADING = "Je saisis le code d'accès"
+ACCESS_EMAIL_SUBJECT = "Votre code d'accès"
+ACCESS_EMAIL_PATTERN = r"Votre code d'accès est : (\d{6})"
+ACCESS_SMS_PATTERN = r"votre code d'accès est (\d{6})"
+LOGIN_FAILED = "Identifiant ou mot de passe incorrect."
+NAVIGATION = ["Accueil", "Profil médical", "Documents", "Messagerie", "Agenda", "Catalogue"]
+
+
+def enter_password(tab, identifier: str, password: str) -> None:
+    """Step 1 of the login: identifier and password, then "Continuer"."""
+    tab.expect_heading(LOGIN_HEADING)
+    tab.page.get_by_label("Mon identifiant").fill(identifier)
+    tab.page.get_by_label("Mon mot de passe").fill(password)
+    tab.submit("Continuer")
+
+
+def choose_channel(tab, label: str) -> None:
+    """Step 2: "Par e-mail" or "Par SMS", then "Recevoir mon code"."""
+    tab.expect_heading(CHANNEL_HEADING)
+    tab.page.get_by_label(label).check()
+    tab.submit("Recevoir mon code")
+
+
+def enter_code(tab, code: str) -> None:
+    """Step 3: the 6-digit code, then "Valider"."""
+    tab.page.get_by_label("Code d'accès").fill(code)
+    tab.submit("Valider")
+
+
+def read_access_code(ui, *, email: str | None = None, mobile: str | None = None) -> str:
+    """The newest one-time code sent to this address or number, read in the demo outbox."""
+    if email:
+        return ui.read_outbox(to=email, subject=ACCESS_EMAIL_SUBJECT, pattern=ACCESS_EMAIL_PATTERN)
+    return ui.read_outbox(to=mobile, subject=None, pattern=ACCESS_SMS_PATTERN)
+
+
+def log_in(ui, identifier: str, password: str, *, email: str, start: str = "/connexion/"):
+    """The whole login by email code, from the login page of a portal."""
+    tab = ui.tab
+    tab.visit(start)
+    enter_password(tab, identifier, password)
+    choose_channel(tab, "Par e-mail")
+    tab.expect_heading(CODE_HEADING)
+    enter_code(tab, read_access_code(ui, email=email))
+
+
+def log_out(tab) -> None:
+    """ "Se déconnecter", in the account menu of the header."""
+    tab.page.locator("details.account-menu > summary").click()
+    tab.submit("Se déconnecter")
+
+
+def not_that(code: str) -> str:
+    """A well-formed 6-digit code that is not this one."""
+    return f"{(int(code) + 1) % 1_000_000:06d}"

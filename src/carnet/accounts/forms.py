@@ -31,7 +31,7 @@ class LoginForm(CarnetForm):
 
 class ChannelForm(CarnetForm):
     channel = forms.ChoiceField(
-        label="Je choisis le mode de réception de mon code d'accès",
+        label="Mode de réception",
         widget=forms.RadioSelect,
         error_messages={"required": "Choisissez comment recevoir votre code."},
     )

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseForbidden
 from django.shortcuts import redirect, resolve_url
@@ -116,3 +117,16 @@ def _end_session(request) -> None:
             ended_at=clock.now()
         )
     logout(request)  # flushes the session: deleted from the store
+
+
+class AreaLoginRequiredMiddleware(LoginRequiredMiddleware):
+    """Django's LoginRequiredMiddleware, sending each area to its own login page
+    (/pro/… to /pro/connexion/, /operateur/… to /operateur/connexion/)."""
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.user.is_authenticated or not getattr(view_func, "login_required", True):
+            return None
+        login_url = getattr(view_func, "login_url", None) or LOGINS[area_kind(request.path)]
+        return redirect_to_login(
+            request.get_full_path(), resolve_url(login_url), self.get_redirect_field_name(view_func)
+        )

@@ -173,7 +173,7 @@ def otp_send(
     if channel == OneTimeCode.Channel.EMAIL:
         draft = render_email(
             "code_verification" if checking else "code_acces",
-            {"code": code, "minutes": minutes},
+            {"code": code, "minutes": minutes, "purpose": purpose},
             to=destination,
             kind="code_acces",
         )

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -18,6 +19,7 @@ from carnet.core.http import client_address
 
 from . import services
 from .forms import ChannelForm, CodeForm, LoginForm
+from .middleware import area_kind
 from .models import OneTimeCode, User
 
 PORTALS = {
@@ -35,6 +37,21 @@ PORTALS = {
 }
 
 
+NEXT_KEY = "login_next"
+
+
+def _remember_next(request, kind: str) -> None:
+    """Keep ?next= (a page of this kind's own area on this site) for after the last step."""
+    following = request.GET.get("next")
+    if not following:
+        return
+    safe = url_has_allowed_host_and_scheme(
+        following, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    if safe and following.startswith("/") and area_kind(following) == kind:
+        request.session[NEXT_KEY] = following
+
+
 def _url(kind: str, step: str) -> str:
     return f"accounts:{PORTALS[kind]['ns']}{step}"
 
@@ -49,6 +66,7 @@ def _totp_device(user: User):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_view(request, kind=User.Kind.PATIENT):
+    _remember_next(request, kind)
     if request.method == "POST":
         form = LoginForm(request.POST)
         if form.is_valid():
@@ -174,7 +192,10 @@ def code_view(request, kind=User.Kind.PATIENT):
                     need_new = exc.need_new
             if form.is_valid():
                 request.session.pop("login_channel", None)
+                following = request.session.pop(NEXT_KEY, None)
                 first = services.login_complete(request=request, user=user, client=client)
+                if following:
+                    return redirect(following)
                 if first and kind == User.Kind.PATIENT:
                     return redirect("core:welcome")
                 return redirect(PORTALS[kind]["home"])
