@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "carnet.accounts",
     "carnet.enrollment",
     "carnet.notifications",
+    "carnet.profile",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",

@@ -19,11 +19,6 @@ LEGAL_PAGES = {
 
 # The sections later capabilities fill; until then each says honestly what it will hold.
 SECTIONS = {
-    "profile": (
-        "Profil médical",
-        "Vos maladies et sujets de santé, traitements, hospitalisations, antécédents familiaux, "
-        "allergies, vaccinations et mesures, renseignés par vous ou vos professionnels de santé.",
-    ),
     "documents": (
         "Documents",
         "Vos ordonnances, comptes rendus, résultats d'analyses et d'imagerie, déposés par vous "

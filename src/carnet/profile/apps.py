@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ProfileConfig(AppConfig):
+    name = "carnet.profile"
+    label = "profile"
+    verbose_name = "Profil médical"

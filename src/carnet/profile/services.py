@@ -1,0 +1,52 @@
+"""Writing the profile: one function per use case, audited, in one transaction."""
+
+from django.db import transaction
+
+from carnet.audit.services import Entry as AuditEntry
+from carnet.audit.services import events_record
+from carnet.core import clock
+
+
+def _audit(actor, space, action: str, obj) -> None:
+    events_record(
+        [
+            AuditEntry(
+                actor=actor.actor,
+                action=action,
+                space_id=space.public_id,
+                object_type=obj.__class__.__name__.lower(),
+                object_id=str(obj.public_id),
+            )
+        ]
+    )
+
+
+def entry_create(*, actor, space, model, values: dict):
+    now = clock.now()
+    with transaction.atomic():
+        obj = model.objects.create(
+            space=space, author=actor, created_at=now, updated_at=now, **values
+        )
+        _audit(actor, space, "profil_ajout", obj)
+    return obj
+
+
+def entry_update(*, actor, space, obj, values: dict):
+    if obj.space_id != space.pk:
+        raise PermissionError("entry of another space")
+    with transaction.atomic():
+        for name, value in values.items():
+            setattr(obj, name, value)
+        obj.updated_at = clock.now()
+        obj.save()
+        _audit(actor, space, "profil_modification", obj)
+    return obj
+
+
+def entry_delete(*, actor, space, obj) -> None:
+    if obj.space_id != space.pk:
+        raise PermissionError("entry of another space")
+    with transaction.atomic():
+        obj.deleted_at = clock.now()
+        obj.save(update_fields=["deleted_at"])
+        _audit(actor, space, "profil_suppression", obj)
