@@ -102,7 +102,7 @@ def _partial_end(value: PartialDate) -> date:
     return date(value.year, 12, 31)
 
 
-def _comment(label="Commentaire (facultatif)", max_length=COMMENT_MAX):
+def _comment(label="Commentaire", max_length=COMMENT_MAX):
     return forms.CharField(
         label=label,
         required=False,
@@ -208,7 +208,7 @@ class TreatmentForm(_OngoingMixin, ProfileForm):
     ongoing = forms.BooleanField(label="Traitement en cours", required=False)
     start = PartialDateField(label="Date de début (année obligatoire)")
     end = PartialDateField(label="Date de fin (année obligatoire)", required=False)
-    dosage = _comment("Posologie (facultatif)", 1000)
+    dosage = _comment("Posologie", 1000)
     comment = _comment()
 
 
@@ -329,11 +329,14 @@ class MeasurementForm(ProfileForm):
         label="Date et heure",
         input_formats=["%d/%m/%Y %H:%M", "%d/%m/%Y", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         required=False,
+        # The French locale's first format has seconds, which input_formats refuse: an
+        # unchanged measurement could not be saved again from its edit page.
+        widget=forms.DateTimeInput(format="%d/%m/%Y %H:%M"),
         help_text="Par exemple : 14/03/2025 08:30. Vide : maintenant.",
         error_messages={"invalid": "Saisissez une date au format JJ/MM/AAAA HH:MM."},
     )
     comment = forms.CharField(
-        label="Commentaire (facultatif)",
+        label="Commentaire",
         required=False,
         max_length=150,
         help_text="150 caractères au maximum.",
