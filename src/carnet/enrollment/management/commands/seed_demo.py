@@ -154,6 +154,7 @@ class Command(BaseCommand):
                 ),
                 client="seed_demo",
             )
+        seed_profile(User.objects.get(identifier="demo.patient"))
         User.objects.create_user(
             "demo.professionnel",
             DEMO_PASSWORD_PRO,
@@ -193,3 +194,67 @@ class Command(BaseCommand):
                 f"{pending.nir}, née le {pending.birth_date:%d/%m/%Y}, carte Vitale avec photo "
                 f"n° {pending.vitale_serial} ; son code est dans la boîte d'envoi.\n"
             )
+
+
+def seed_profile(user) -> None:
+    """A few synthetic profile entries, so that the demo shows lists, charts and the PDF."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from carnet.core import clock
+    from carnet.enrollment.selectors import space_for_user
+    from carnet.profile import models as profile
+    from carnet.profile.services import entry_create
+
+    space = space_for_user(user)
+
+    def add(model, **values):
+        entry_create(actor=user, space=space, model=model, values=values)
+
+    add(
+        profile.Condition,
+        name="Asthme (démo)",
+        start_year=1990,
+        ongoing=True,
+        comment="Donnée fictive de démonstration.",
+    )
+    add(
+        profile.Treatment,
+        name="Salbutamol (démo)",
+        ongoing=True,
+        start_year=2015,
+        start_month=4,
+        dosage="2 bouffées en cas de gêne respiratoire.",
+    )
+    add(
+        profile.Allergy,
+        allergen="Pollen de bouleau (démo)",
+        reaction="Rhinite",
+        severity=profile.Allergy.Severity.MILD,
+    )
+    add(
+        profile.Vaccination,
+        vaccine="grippe",
+        date=date(2025, 10, 20),
+        kind=profile.Vaccination.Kind.BOOSTER,
+        vaccinator="Pharmacie (démo)",
+    )
+    now = clock.now()
+    for months, weight in enumerate([71.5, 70.8, 70.2, 69.9, 69.4]):
+        add(
+            profile.Measurement,
+            kind="poids",
+            value=Decimal(str(weight)),
+            taken_at=now - timedelta(days=30 * (4 - months)),
+        )
+    add(
+        profile.Measurement, kind="taille", value=Decimal("165"), taken_at=now - timedelta(days=120)
+    )
+    for days, (high, low) in enumerate([(132, 84), (128, 82), (124, 80)]):
+        add(
+            profile.Measurement,
+            kind="tension",
+            value=Decimal(high),
+            value2=Decimal(low),
+            taken_at=now - timedelta(days=14 * (2 - days)),
+        )
