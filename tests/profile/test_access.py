@@ -76,7 +76,9 @@ def test_the_single_forms_show_only_ones_own_data(alice_client, bob_entries):
 def test_an_entry_is_reached_only_through_its_own_section(alice_client):
     assert alice_client.post(url("maladies"), VALID["maladies"]).status_code == 302
     mine = SECTIONS["maladies"].model.objects.get()
-    assert alice_client.get(f"/profil-medical/maladies/{mine.public_id}/modifier/").status_code == 200
+    assert (
+        alice_client.get(f"/profil-medical/maladies/{mine.public_id}/modifier/").status_code == 200
+    )
     for path in (
         f"/profil-medical/traitements/{mine.public_id}/modifier/",
         f"/profil-medical/traitements/{mine.public_id}/supprimer/",
@@ -127,3 +129,12 @@ def test_a_closed_space_has_no_profile(alice_client, alice):
     mine.refresh_from_db()
     assert mine.deleted_at is None
     assert SECTIONS["maladies"].model.objects.count() == 1
+
+
+def test_an_empty_single_section_form_saves_nothing(alice_client):
+    from carnet.profile.models import Circle, Lifestyle
+
+    for slug, blank in (("habitudes-de-vie", {"tobacco": ""}), ("entourage", {"trusted_name": ""})):
+        response = alice_client.post(f"/profil-medical/{slug}/modifier/", blank)
+        assert response.status_code == 302
+    assert not Lifestyle.objects.exists() and not Circle.objects.exists()

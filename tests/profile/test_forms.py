@@ -171,6 +171,7 @@ REFUSED = [
     ("entourage", {"emergency_phone": "appelez-moi"}, "emergency_phone", "numéro de téléphone"),
     ("entourage", {"trusted_phone": "06 12"}, "trusted_phone", "numéro de téléphone"),
     ("entourage", {"trusted_phone": "<b>0612345678</b>"}, "trusted_phone", "numéro"),
+    ("entourage", {"trusted_phone": "-- .. -- .."}, "trusted_phone", "numéro"),
 ]
 
 
@@ -262,7 +263,6 @@ ACCEPTED = [
         {"emergency_phone": "+33 6.12.34.56.78", "trusted_phone": "01-23-45-67-89"},
     ),
     ("groupe-sanguin", {"group": "AB", "rhesus": "-"}, {"group": "AB", "rhesus": "-"}),
-    ("habitudes-de-vie", {"tobacco": "", "alcohol": ""}, {"tobacco": "", "alcohol": ""}),
 ]
 
 
@@ -320,6 +320,7 @@ def test_labels_say_optional_once(alice_client):
     html = alice_client.get(url("traitements")).content.decode()
     assert "(facultatif) (facultatif)" not in html
     assert "Commentaire (facultatif)" in html and "Posologie (facultatif)" in html
+    assert "<legend>Date de fin (facultatif)</legend>" in html
 
 
 # --- Edit -----------------------------------------------------------------------------------

@@ -196,7 +196,9 @@ class ConditionForm(_OngoingMixin, ProfileForm):
     name = _name("Nom")
     start = PartialDateField(label="Date de début (année obligatoire)")
     ongoing = forms.BooleanField(label="Maladie ou sujet de santé en cours", required=False)
-    end = PartialDateField(label="Date de fin (année obligatoire)", required=False)
+    end = PartialDateField(
+        label="Date de fin", required=False, help_text="Si elle est connue : l'année au moins."
+    )
     comment = _comment()
 
 
@@ -207,7 +209,9 @@ class TreatmentForm(_OngoingMixin, ProfileForm):
     name = _name("Nom du traitement")
     ongoing = forms.BooleanField(label="Traitement en cours", required=False)
     start = PartialDateField(label="Date de début (année obligatoire)")
-    end = PartialDateField(label="Date de fin (année obligatoire)", required=False)
+    end = PartialDateField(
+        label="Date de fin", required=False, help_text="Si elle est connue : l'année au moins."
+    )
     dosage = _comment("Posologie", 1000)
     comment = _comment()
 
@@ -477,7 +481,8 @@ class CircleForm(ProfileForm):
         cleaned = super().clean()
         for name in ("emergency_phone", "trusted_phone"):
             phone = (cleaned.get(name) or "").strip()
-            if phone and not _PHONE.match(phone):
+            # At least 6 digits: "------" or "+ . ." are not numbers one can call.
+            if phone and (not _PHONE.match(phone) or sum(c.isdigit() for c in phone) < 6):
                 self.add_error(
                     name, "Saisissez un numéro de téléphone, par exemple 06 12 34 56 78."
                 )

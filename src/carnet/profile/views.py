@@ -39,7 +39,7 @@ def index(request):
 @require_http_methods(["GET"])
 def section_list(request, slug):
     section = _section(slug)
-    space = selectors.profile_space(request.user)
+    space = selectors.profile_space(request.user)  # a 404 first, whatever the section
     if section.single:
         return redirect("profile:single", slug=slug)
     context = {"section": section, "items": selectors.entries(space, section.model)}
@@ -55,9 +55,9 @@ def section_list(request, slug):
 @require_http_methods(["GET", "POST"])
 def add(request, slug):
     section = _section(slug)
+    space = selectors.profile_space(request.user)
     if section.single:
         return redirect("profile:single", slug=slug)
-    space = selectors.profile_space(request.user)
     form = section.form(request.POST or None, birth_date=_birth_date(space))
     if request.method == "POST" and form.is_valid():
         services.entry_create(
@@ -106,6 +106,10 @@ def single(request, slug):
     obj = selectors.single_entry(space, section.model)
     form = section.form(request.POST or None, birth_date=_birth_date(space), instance=obj)
     if request.method == "POST" and form.is_valid():
+        values = form.model_values()
+        if obj is None and not any(v not in (None, "") for v in values.values()):
+            messages.info(request, "Aucune information saisie : rien n'a été enregistré.")
+            return redirect("profile:index")
         if obj is None:
             services.entry_create(
                 actor=request.user, space=space, model=section.model, values=form.model_values()
