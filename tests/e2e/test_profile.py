@@ -197,3 +197,17 @@ def test_every_section_form_passes_axe(ui, alice):
     tab.visit("/profil-medical/entourage/modifier/")
     expect(page.get_by_label("Personne à prévenir : téléphone")).to_have_value("06 12 34 56 78")
     tab.snap("entourage-rempli")
+
+
+def test_vaccine_list_can_be_searched(ui, alice):
+    tab = ui.tab
+    page = tab.page
+    steps.log_in(ui, "alice.martin", PASSWORD, email=EMAIL)
+    tab.visit("/profil-medical/vaccinations/ajouter/")
+    tab.expect_heading("Ajouter : vaccinations")
+    page.get_by_label("Rechercher un vaccin dans la liste").fill("rougeo")
+    expect(page.get_by_label("Vaccin", exact=True)).to_have_value("ror")
+    page.get_by_label("Date de vaccination").fill("14/03/2024")
+    tab.submit("Enregistrer")
+    tab.expect_heading("Vaccinations")
+    expect(page.locator("main")).to_contain_text("Rougeole, oreillons, rubéole (ROR)")

@@ -273,6 +273,7 @@ class VaccinationForm(ProfileForm):
         label="Vaccin",
         choices=[("", "Choisissez un vaccin")] + VACCINES,
         help_text="Vaccins du calendrier vaccinal ; choisissez « Autre vaccin » s'il n'y est pas.",
+        widget=forms.Select(attrs={"data-filter": "Rechercher un vaccin dans la liste"}),
         error_messages={"required": "Choisissez un vaccin."},
     )
     other_name = _name("Nom du vaccin (si « Autre vaccin »)", required=False)
