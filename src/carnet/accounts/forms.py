@@ -5,7 +5,7 @@ from django import forms
 from carnet.core.forms import CarnetForm
 from carnet.enrollment.forms import PersonFieldsMixin
 
-from .passwords import RULES
+from .passwords import check_confirmation, confirmation_field, new_password_field
 
 
 class LoginForm(CarnetForm):
@@ -98,28 +98,12 @@ class ForgotPasswordForm(CarnetForm):
 
 
 class NewPasswordForm(CarnetForm):
-    password = forms.CharField(
-        label="Nouveau mot de passe",
-        help_text="Règles : " + " ; ".join(RULES) + ".",
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        error_messages={"required": "Choisissez un nouveau mot de passe."},
-    )
-    password_confirm = forms.CharField(
-        label="Confirmation du nouveau mot de passe",
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        error_messages={"required": "Saisissez à nouveau votre nouveau mot de passe."},
+    password = new_password_field("Nouveau mot de passe", "Choisissez un nouveau mot de passe.")
+    password_confirm = confirmation_field(
+        "Confirmation du nouveau mot de passe", "Saisissez à nouveau votre nouveau mot de passe."
     )
 
     def clean(self):
         cleaned = super().clean()
-        if (
-            cleaned.get("password")
-            and cleaned.get("password_confirm") is not None
-            and cleaned["password"] != cleaned["password_confirm"]
-        ):
-            self.add_error("password_confirm", "Les deux mots de passe ne sont pas identiques.")
+        check_confirmation(self, cleaned, "password", "password_confirm")
         return cleaned

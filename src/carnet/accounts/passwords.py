@@ -75,3 +75,39 @@ def password_validate(password: str, *, identifier: str, person=None) -> None:
         nir=getattr(person, "nir", "") or "",
     )
     password_validation.validate_password(password, subject)
+
+
+def new_password_field(label: str, required_message: str):
+    """The field where a person chooses a password, with the rules shown before typing."""
+    from django import forms
+
+    return forms.CharField(
+        label=label,
+        help_text="Règles : " + " ; ".join(RULES) + ".",
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        error_messages={"required": required_message},
+    )
+
+
+def confirmation_field(label: str, required_message: str):
+    from django import forms
+
+    return forms.CharField(
+        label=label,
+        max_length=128,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        error_messages={"required": required_message},
+    )
+
+
+def check_confirmation(form, cleaned: dict, field: str, confirm: str) -> None:
+    """Attach "not identical" to the confirmation field when the two differ."""
+    if (
+        cleaned.get(field)
+        and cleaned.get(confirm) is not None
+        and cleaned[field] != cleaned[confirm]
+    ):
+        form.add_error(confirm, "Les deux mots de passe ne sont pas identiques.")

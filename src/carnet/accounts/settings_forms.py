@@ -6,7 +6,7 @@ from carnet.core.forms import CarnetForm
 from carnet.core.validators import parse_mobile
 
 from .forms import CodeForm
-from .passwords import RULES
+from .passwords import check_confirmation, confirmation_field, new_password_field
 
 
 class EmailChangeForm(CarnetForm):
@@ -54,30 +54,14 @@ class PasswordChangeForm(CarnetForm):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
         error_messages={"required": "Saisissez votre mot de passe actuel."},
     )
-    new_password = forms.CharField(
-        label="Nouveau mot de passe",
-        help_text="Règles : " + " ; ".join(RULES) + ".",
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        error_messages={"required": "Choisissez un nouveau mot de passe."},
-    )
-    new_password_confirm = forms.CharField(
-        label="Confirmation du nouveau mot de passe",
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        error_messages={"required": "Saisissez à nouveau votre nouveau mot de passe."},
+    new_password = new_password_field("Nouveau mot de passe", "Choisissez un nouveau mot de passe.")
+    new_password_confirm = confirmation_field(
+        "Confirmation du nouveau mot de passe", "Saisissez à nouveau votre nouveau mot de passe."
     )
 
     def clean(self):
         cleaned = super().clean()
-        if (
-            cleaned.get("new_password")
-            and cleaned.get("new_password_confirm") is not None
-            and cleaned["new_password"] != cleaned["new_password_confirm"]
-        ):
-            self.add_error("new_password_confirm", "Les deux mots de passe ne sont pas identiques.")
+        check_confirmation(self, cleaned, "new_password", "new_password_confirm")
         return cleaned
 
 

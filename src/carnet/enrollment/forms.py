@@ -3,7 +3,11 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from carnet.accounts.passwords import RULES
+from carnet.accounts.passwords import (
+    check_confirmation,
+    confirmation_field,
+    new_password_field,
+)
 from carnet.core.forms import CarnetForm
 from carnet.core.validators import parse_mobile, parse_nir, parse_vitale_serial
 
@@ -194,28 +198,12 @@ class CredentialsForm(CarnetForm):
         ),
         error_messages={"required": "Choisissez un identifiant."},
     )
-    password = forms.CharField(
-        label="Mot de passe",
-        help_text="Règles : " + " ; ".join(RULES) + ".",
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        error_messages={"required": "Choisissez un mot de passe."},
-    )
-    password_confirm = forms.CharField(
-        label="Confirmation du mot de passe",
-        max_length=128,
-        strip=False,
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        error_messages={"required": "Saisissez à nouveau votre mot de passe."},
+    password = new_password_field("Mot de passe", "Choisissez un mot de passe.")
+    password_confirm = confirmation_field(
+        "Confirmation du mot de passe", "Saisissez à nouveau votre mot de passe."
     )
 
     def clean(self):
         cleaned = super().clean()
-        if (
-            cleaned.get("password")
-            and cleaned.get("password_confirm") is not None
-            and cleaned["password"] != cleaned["password_confirm"]
-        ):
-            self.add_error("password_confirm", "Les deux mots de passe ne sont pas identiques.")
+        check_confirmation(self, cleaned, "password", "password_confirm")
         return cleaned
