@@ -280,6 +280,7 @@ CARNET = {
     # Longer than OTP_VALIDITY, so that an expired code says so and a new one can be asked.
     "PENDING_LOGIN_VALIDITY": timedelta(minutes=30),
     "SESSION_ABSOLUTE_LIFETIME": timedelta(hours=12),
+    "SESSION_SEEN_INTERVAL": timedelta(minutes=1),
     "SESSION_WARNING_BEFORE": timedelta(minutes=2),  # the idle warning (JavaScript only)
     "REAUTH_VALIDITY": timedelta(minutes=10),
     "REAUTH_MAX_FAILURES": 5,  # wrong current passwords (re-authentication, password change)

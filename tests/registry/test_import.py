@@ -16,24 +16,12 @@ from carnet.audit.models import Event
 from carnet.audit.services import chains_verify
 from carnet.core import clock
 from carnet.registry.models import InsuredPerson
-from carnet.registry.services import ImportFileError, registry_import
+from carnet.registry.services import COLUMNS, OPTIONAL_COLUMNS, ImportFileError, registry_import
 from tests.factories import make_nir
 
 pytestmark = pytest.mark.django_db
 
-HEADER = [
-    "nir",
-    "last_name",
-    "first_name",
-    "birth_date",
-    "sex",
-    "vitale_serial",
-    "vitale_photo",
-    "email",
-    "mobile",
-    "scheme",
-    "guardian_nirs",
-]
+HEADER = [*COLUMNS, *OPTIONAL_COLUMNS]
 BIRTH = date(1980, 5, 17)
 
 

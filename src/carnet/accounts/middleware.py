@@ -7,6 +7,7 @@ open to all, and SHARED_VIEWS to every kind. Runs after LoginRequiredMiddleware.
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
@@ -80,10 +81,12 @@ SEEN_KEY = "seen_at"
 
 
 def _touch(request) -> None:
-    """Keep "Mes appareils et sessions" honest: last activity, written at most once a minute."""
+    """Keep "Mes appareils et sessions" honest: last activity, written at most once per
+    SESSION_SEEN_INTERVAL."""
     now = clock.now()
     seen = request.session.get(SEEN_KEY)
-    if seen and now.timestamp() - seen < 60:
+    interval = settings.CARNET["SESSION_SEEN_INTERVAL"].total_seconds()
+    if seen and now.timestamp() - seen < interval:
         return
     request.session[SEEN_KEY] = now.timestamp()
     key = request.session.session_key
