@@ -68,6 +68,8 @@ def test_tick_twice_is_idempotent(issue_code, settings):
         "0",
         "purge:",
         "0",
+        "documents_supprimes:",
+        "0",
         "fichiers_orphelins:",
         "0",
         "envoi_messages:",

@@ -77,7 +77,7 @@ def test_public_views_are_exactly_the_listed_ones():
 
 def test_there_are_private_views_to_check():
     names = set(route_ids(PRIVATE))
-    assert {"core:documents", "accounts:logout", "accounts:pro_home"} <= names
+    assert {"documents:index", "accounts:logout", "accounts:pro_home"} <= names
     assert any(r.params for r in PRIVATE), "routes with parameters are walked too"
 
 

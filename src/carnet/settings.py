@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "carnet.enrollment",
     "carnet.notifications",
     "carnet.profile",
+    "carnet.documents",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
@@ -80,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "carnet.core.middleware.PermissionsPolicyMiddleware",
+    # Before anything reads the body: an oversize one is refused unread (with the headers above).
+    "carnet.core.middleware.BodySizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -254,6 +257,17 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Carnet <ne-pas-repondre@
 SMS_URL = env("SMS_URL", default="")
 
 BLOB_DIR = Path(env("CARNET_BLOB_DIR", default=str(VAR_DIR / "blobs")))
+# Where sealed blobs go: empty for BLOB_DIR, file:///path, or s3://KEY:SECRET@host/bucket
+# (see carnet.core.stores).
+STORAGE_URL = env("STORAGE_URL", default="")
+
+# Uploads stay in memory, never in a temporary file: a plaintext health document must not
+# touch the disk. The body limit (carnet.core.middleware.BodySizeLimitMiddleware) is checked
+# from Content-Length before anything is read.
+DOCUMENT_MAX_BYTES = 5_000_000
+UPLOAD_BODY_OVERHEAD = 64 * 1024  # the form's other fields and the multipart boundaries
+FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = DOCUMENT_MAX_BYTES + UPLOAD_BODY_OVERHEAD
 LETTERS_DIR = Path(env("CARNET_LETTERS_DIR", default=str(VAR_DIR / "letters")))
 
 SERVICE_NAME = "Carnet"
@@ -309,6 +323,14 @@ CARNET = {
     "OUTBOX_MAX_ATTEMPTS": 5,
     "OUTBOX_RETRY_DELAY": timedelta(minutes=5),
     "ORPHAN_BLOB_AGE": timedelta(hours=1),
+    # Documents
+    "DOCUMENT_MAX_BYTES": DOCUMENT_MAX_BYTES,
+    "DOCUMENT_TITLE_MAX_LENGTH": 50,
+    "DOCUMENT_PAGE_SIZE": 20,
+    "DOCUMENT_SEARCH_MAX_LENGTH": 100,
+    "DOCUMENT_RETENTION": timedelta(days=30),  # in "Documents supprimés", then purged
+    "IMAGE_MAX_PIXELS": 50_000_000,  # larger images are refused (decompression bombs)
+    "CARE_HISTORY_MONTHS": 24,
     "WORKER_TICK_INTERVAL_SECONDS": 60,
 }
 

@@ -4,6 +4,7 @@ import logging
 import time
 
 from carnet.core.blobs import orphans_sweep
+from carnet.documents.services import documents_purge_due
 from carnet.enrollment.services import spaces_auto_create, spaces_purge_due
 from carnet.notifications.services import outbox_deliver
 
@@ -12,6 +13,7 @@ log = logging.getLogger(__name__)
 SWEEPS = [
     ("creation_automatique", spaces_auto_create),
     ("purge", spaces_purge_due),
+    ("documents_supprimes", documents_purge_due),
     ("fichiers_orphelins", orphans_sweep),
     ("envoi_messages", outbox_deliver),
 ]

@@ -3,6 +3,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("carnet.core.urls")),
     path("profil-medical/", include("carnet.profile.urls")),
+    path("documents/", include("carnet.documents.urls")),
     path("", include("carnet.enrollment.urls")),
     path("", include("carnet.accounts.urls")),
     path("parametres/", include("carnet.accounts.settings_urls")),

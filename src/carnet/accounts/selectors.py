@@ -26,10 +26,21 @@ def sessions_active(user: User) -> list[SessionRecord]:
     return [r for r in records if store(session_key=r.session_key).load()]
 
 
-def activity_events(user: User):
-    """The person's own trail, newest first: their space's chain and the events about them."""
+# "Qui a consulté mes documents ?" and the other subjects the trail can be narrowed to.
+SUBJECTS = {"documents": "Documents"}
+
+
+def activity_events(user: User, *, subject: str = ""):
+    """The person's own trail, newest first: their space's chain and the events about them;
+    with `subject`, only the events about that kind of object in their space."""
     about_me = Q(object_type="user", object_id=str(user.public_id))
     space_id = space_id_of(user)
+    if subject == "documents":
+        if not space_id:
+            return Event.objects.none()
+        return Event.objects.filter(space_id=space_id, object_type="document").order_by(
+            "-at", "-id"
+        )
     where = about_me | Q(space_id=space_id) if space_id else about_me
     return Event.objects.filter(where).order_by("-at", "-id")
 
@@ -60,6 +71,21 @@ ACTIONS = {
     "espace_purge": "Suppression définitive des données",
     "code_provisoire_envoye": "Envoi du code provisoire",
     "code_provisoire_renvoye": "Envoi d'un nouveau code provisoire",
+    "document_ajout": "Ajout d'un document",
+    "document_consultation": "Consultation d'un document",
+    "document_telechargement": "Téléchargement d'un document",
+    "document_modification": "Modification d'un document",
+    "document_epingle": "Document épinglé",
+    "document_desepingle": "Document désépinglé",
+    "document_masque": "Document masqué aux professionnels de santé",
+    "document_affiche": "Document de nouveau visible par les professionnels de santé",
+    "document_suppression": "Suppression d'un document",
+    "document_restauration": "Restauration d'un document",
+    "document_purge": "Suppression définitive d'un document",
+    "document_illisible": "Document endommagé (non présenté)",
+    "documents_parametres": "Modification des préférences des documents",
+    "soin_masque": "Soin masqué aux professionnels de santé",
+    "soin_affiche": "Soin de nouveau visible par les professionnels de santé",
 }
 TRANSITIONS = {
     "active": "Activation de l'espace",
@@ -77,6 +103,20 @@ class Activity:
     label: str
     detail: str
     client: str
+    who: str = ""
+
+
+def _who(event: Event, user: User | None) -> str:
+    """Who acted, in words: the person, the service, or another actor (named by issue 6)."""
+    if user is not None and event.actor == user.actor:
+        return "Vous"
+    kind = event.actor.split(":", 1)[0]
+    return {
+        "systeme": "Le service",
+        "operateur": "L'Assurance Maladie",
+        "professionnel": "Un professionnel de santé",
+        "anonyme": "Personne de connecté",
+    }.get(kind, "Vous" if kind == "usager" and user is None else "Une autre personne")
 
 
 def _describe(event: Event) -> tuple[str, str]:
@@ -96,14 +136,26 @@ def _describe(event: Event) -> tuple[str, str]:
         parts.append(PURPOSES.get(detail["usage"], ""))
     if "motif" in detail:
         parts.append(f"motif : {detail['motif']}")
+    if "categorie" in detail:
+        from carnet.documents.models import Category
+
+        parts.append(dict(Category.choices).get(detail["categorie"], ""))
     if "nombre" in detail:
         parts.append(f"{detail['nombre']} session(s)")
     return label, " — ".join(p for p in parts if p)
 
 
-def activities_describe(events) -> list[Activity]:
+def activities_describe(events, user: User | None = None) -> list[Activity]:
     described = []
     for event in events:
         label, detail = _describe(event)
-        described.append(Activity(at=event.at, label=label, detail=detail, client=event.client))
+        described.append(
+            Activity(
+                at=event.at,
+                label=label,
+                detail=detail,
+                client=event.client,
+                who=_who(event, user),
+            )
+        )
     return described

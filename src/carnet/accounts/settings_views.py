@@ -316,14 +316,22 @@ def sessions_end_others(request):
 @never_cache
 @require_safe
 def activity(request):
+    subject = request.GET.get("sujet", "")
+    subject = subject if subject in selectors.SUBJECTS else ""
     paginator = Paginator(
-        selectors.activity_events(request.user), settings.CARNET["ACTIVITY_PAGE_SIZE"]
+        selectors.activity_events(request.user, subject=subject),
+        settings.CARNET["ACTIVITY_PAGE_SIZE"],
     )
     page = paginator.get_page(request.GET.get("page"))
     return render(
         request,
         "accounts/settings/activity.html",
-        {"page": page, "activities": selectors.activities_describe(page.object_list)},
+        {
+            "page": page,
+            "activities": selectors.activities_describe(page.object_list, request.user),
+            "subject": subject,
+            "subject_label": selectors.SUBJECTS.get(subject, ""),
+        },
     )
 
 

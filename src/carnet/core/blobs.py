@@ -1,11 +1,13 @@
-"""The encrypted blob store: local filesystem under BLOB_DIR (S3-compatible storage comes with
-the documents capability). Writes are atomic and durable before the row that points to them."""
+"""The encrypted blob store (DESIGN invariants 3 and 5).
+
+A blob is AES-256-GCM ciphertext under its space's data key, stored under a random name in
+the configured store (`core.stores`). The file is durable before its row is inserted, so a
+crash leaves at worst an unreferenced file, which `orphans_sweep` removes after an hour.
+Reading checks the GCM tag and the plaintext's SHA-256: a damaged blob is never served.
+"""
 
 import hashlib
-import os
 import secrets
-import tempfile
-from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from django.conf import settings
@@ -14,40 +16,19 @@ from django.db import transaction
 from . import clock, crypto
 from .keys import data_key_material
 from .models import Blob, DataKey
+from .stores import BlobMissing, blob_store
 
 
 class BlobCorrupted(Exception):
-    """The stored file failed its integrity check and must not be served."""
-
-
-def _path(key: str) -> Path:
-    return Path(settings.BLOB_DIR) / key[:2] / key
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """The stored file is missing or failed its integrity check: it must not be served."""
 
 
 def blob_put(*, data_key: DataKey, plaintext: bytes) -> Blob:
-    """Encrypt and store; the file is on disk and synced before the row is inserted."""
+    """Encrypt and store; the file is durable before the row is inserted. Call it inside the
+    transaction that creates the row pointing to the blob: a rollback leaves only an orphan."""
     key = secrets.token_hex(32)  # random: never derived from a title or a person
     sealed = crypto.encrypt(data_key_material(data_key), plaintext, aad=key.encode())
-    _write_durably(_path(key), sealed)
+    blob_store().write(key, sealed)
     return Blob.objects.create(
         key=key,
         data_key=data_key,
@@ -58,51 +39,71 @@ def blob_put(*, data_key: DataKey, plaintext: bytes) -> Blob:
 
 
 def blob_read(blob: Blob) -> bytes:
+    """The plaintext, verified (GCM tag, then SHA-256); raises BlobCorrupted otherwise."""
     try:
-        sealed = _path(blob.key).read_bytes()
-    except OSError as exc:
+        sealed = blob_store().read(blob.key)
+    except (BlobMissing, OSError) as exc:
         raise BlobCorrupted(blob.key) from exc
     material = data_key_material(blob.data_key)  # raises KeyDestroyed after a purge
     try:
         plaintext = crypto.decrypt(material, sealed, aad=blob.key.encode())
-    except InvalidTag as exc:
+    except (InvalidTag, ValueError) as exc:
         raise BlobCorrupted(blob.key) from exc
+    del sealed
     if hashlib.sha256(plaintext).hexdigest() != blob.sha256:
         raise BlobCorrupted(blob.key)
     return plaintext
 
 
-def blobs_delete_for_key(data_key: DataKey) -> int:
-    """Delete every blob of a data key (files after the rows are gone, on commit)."""
-    keys = list(Blob.objects.filter(data_key=data_key).values_list("key", flat=True))
+def blobs_delete(keys: list[str]) -> None:
+    """Delete rows now and files once the transaction commits (a rollback keeps both)."""
     Blob.objects.filter(key__in=keys).delete()
 
     def unlink():
+        store = blob_store()
         for key in keys:
-            _path(key).unlink(missing_ok=True)
+            store.delete(key)
 
     transaction.on_commit(unlink)
+
+
+def blobs_delete_for_key(data_key: DataKey) -> int:
+    """Delete every blob of a data key (files after the rows are gone, on commit)."""
+    keys = list(Blob.objects.filter(data_key=data_key).values_list("key", flat=True))
+    blobs_delete(keys)
     return len(keys)
 
 
 def blob_exists_on_disk(key: str) -> bool:
-    return _path(key).exists()
+    return blob_store().exists(key)
 
 
 def orphans_sweep() -> int:
-    """Delete files older than ORPHAN_BLOB_AGE that no row references (crash leftovers)."""
-    root = Path(settings.BLOB_DIR)
-    if not root.exists():
-        return 0
-    cutoff = (clock.now() - settings.CARNET["ORPHAN_BLOB_AGE"]).timestamp()
+    """Delete stored files older than ORPHAN_BLOB_AGE that no row references (crash leftovers)."""
+    cutoff = clock.now() - settings.CARNET["ORPHAN_BLOB_AGE"]
+    store = blob_store()
     removed = 0
-    for path in root.glob("*/*"):
-        try:
-            if path.stat().st_mtime > cutoff:
-                continue
-        except FileNotFoundError:
-            continue  # removed meanwhile by a purge or a concurrent sweep
-        if path.name.startswith(".tmp-") or not Blob.objects.filter(key=path.name).exists():
-            path.unlink(missing_ok=True)
+    batch: list[str] = []
+
+    def flush():
+        nonlocal removed
+        known = set(Blob.objects.filter(key__in=batch).values_list("key", flat=True))
+        for name in batch:
+            if name not in known:
+                store.delete(name)
+                removed += 1
+        batch.clear()
+
+    for name, modified in store.listing():
+        if modified is not None and modified > cutoff:
+            continue
+        if ".tmp-" in name:  # a write that never finished
+            store.delete(name)
             removed += 1
+            continue
+        batch.append(name)
+        if len(batch) >= 500:
+            flush()
+    if batch:
+        flush()
     return removed

@@ -6,7 +6,6 @@ app_name = "core"
 urlpatterns = [
     path("", views.home, name="home"),
     path("bienvenue/", views.welcome, name="welcome"),
-    path("documents/", views.section_page("documents"), name="documents"),
     path("messagerie/", views.section_page("messaging"), name="messaging"),
     path("agenda/", views.section_page("agenda"), name="agenda"),
     path("catalogue/", views.section_page("catalogue"), name="catalogue"),

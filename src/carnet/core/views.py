@@ -19,11 +19,6 @@ LEGAL_PAGES = {
 
 # The sections later capabilities fill; until then each says honestly what it will hold.
 SECTIONS = {
-    "documents": (
-        "Documents",
-        "Vos ordonnances, comptes rendus, résultats d'analyses et d'imagerie, déposés par vous "
-        "ou par vos professionnels de santé.",
-    ),
     "messaging": (
         "Messagerie",
         "Les messages et documents que vos professionnels de santé vous envoient de façon "

@@ -30,6 +30,7 @@ from carnet.registry.models import InsuredPerson
 
 from . import letters
 from .models import ContactCheck, ProvisionalCode, Space
+from .signals import space_purging
 
 log = logging.getLogger(__name__)
 State = Space.State
@@ -841,6 +842,7 @@ def space_purge(*, space: Space, actor: str = "systeme:tick") -> Space:
         locked = Space.objects.select_for_update().get(pk=space.pk)
         data_key = locked.data_key
         removed = 0
+        space_purging.send(sender=Space, space=locked)  # documents, profile… erase their rows
         if data_key is not None:
             removed = blobs.blobs_delete_for_key(data_key)
             keys.data_key_destroy(data_key)

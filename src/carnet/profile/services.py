@@ -50,3 +50,13 @@ def entry_delete(*, actor, space, obj) -> None:
         obj.deleted_at = clock.now()
         obj.save(update_fields=["deleted_at"])
         _audit(actor, space, "profil_suppression", obj)
+
+
+def space_profile_erase(*, space, **_) -> int:
+    """The space's purge: every profile row goes (health content in clear in the database)."""
+    from .sections import SECTIONS
+
+    erased = 0
+    for model in {section.model for section in SECTIONS.values()}:
+        erased += model.objects.filter(space=space).delete()[0]
+    return erased

@@ -1,0 +1,143 @@
+"""Reads of the documents, always scoped to one space.
+
+The rule "the owner reads their own active space" lives in `documents_space`; professionals
+will read through `consent.decide` (professionals issue). A page of the list costs a constant
+number of queries (a count and a slice) served by the partial indexes of `Document`.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from django.core.paginator import Page, Paginator
+from django.http import Http404
+from django.utils import timezone
+
+from carnet.core import clock
+from carnet.enrollment.models import Space
+from carnet.enrollment.selectors import space_for_user
+
+from .models import CareEvent, Category, Document
+
+SORTS = {
+    "recents": ("Plus récents", ("-document_date", "-id")),
+    "anciens": ("Plus anciens", ("document_date", "id")),
+    "nom": ("Nom A→Z", ("title_key", "id")),
+    "nom-inverse": ("Nom Z→A", ("-title_key", "-id")),
+    "ajoute-par": ("Ajouté par A→Z", ("author_key", "id")),
+    "ajoute-par-inverse": ("Ajouté par Z→A", ("-author_key", "-id")),
+}
+DEFAULT_SORT = "recents"
+PINNED = "epingles"
+LIST_FIELDS = (
+    "public_id", "title", "category", "document_date", "media_type", "size", "author_kind",
+    "author_name", "author_establishment", "hidden", "pinned", "created_at",
+)  # fmt: skip
+
+
+def documents_space(user) -> Space:
+    """The space whose documents `user` may manage: their own, active."""
+    space = space_for_user(user)
+    if space is None or space.state != Space.State.ACTIVE:
+        raise Http404
+    return space
+
+
+def live_documents(space: Space):
+    return Document.objects.filter(space=space, deleted_at__isnull=True)
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    filter: str = ""  # a category code, "epingles", or "" for all
+    sort: str = DEFAULT_SORT
+    search: str = ""
+    page: str | int = 1
+
+    @classmethod
+    def from_params(cls, params) -> "ListQuery":
+        wanted = params.get("filtre", "")
+        sort = params.get("tri", DEFAULT_SORT)
+        limit = settings.CARNET["DOCUMENT_SEARCH_MAX_LENGTH"]
+        return cls(
+            filter=wanted if wanted in Category.values or wanted == PINNED else "",
+            sort=sort if sort in SORTS else DEFAULT_SORT,
+            search=" ".join(params.get("q", "").split())[:limit],
+            page=params.get("page", 1),
+        )
+
+
+def documents_page(space: Space, query: ListQuery) -> Page:
+    rows = live_documents(space)
+    if query.filter == PINNED:
+        rows = rows.filter(pinned=True)
+    elif query.filter:
+        rows = rows.filter(category=query.filter)
+    if query.search:
+        rows = rows.filter(title__icontains=query.search)
+    rows = rows.order_by(*SORTS[query.sort][1]).only(*LIST_FIELDS)
+    return Paginator(rows, settings.CARNET["DOCUMENT_PAGE_SIZE"]).get_page(query.page)
+
+
+def document_of_space(space: Space, public_id) -> Document:
+    """A live document of the space; another space's id is a 404, like a missing one."""
+    found = live_documents(space).filter(public_id=public_id).select_related("blob").first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def deleted_documents(space: Space):
+    """ "Documents supprimés": still restorable, newest deletion first."""
+    return Document.objects.filter(space=space, deleted_at__isnull=False).order_by(
+        "-deleted_at", "-id"
+    )
+
+
+def deleted_document(space: Space, public_id) -> Document:
+    found = deleted_documents(space).filter(public_id=public_id).first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def purge_date(doc: Document) -> date:
+    return timezone.localdate(doc.deleted_at + settings.CARNET["DOCUMENT_RETENTION"])
+
+
+def category_counts(space: Space) -> dict[str, int]:
+    from django.db.models import Count
+
+    return dict(live_documents(space).values_list("category").annotate(n=Count("id")).order_by())
+
+
+# --- Care history ------------------------------------------------------------------------------
+
+
+@dataclass
+class CareMonth:
+    month: date  # the first day of the month
+    events: list[CareEvent]
+
+
+def care_history(space: Space) -> list[CareMonth]:
+    """The last CARE_HISTORY_MONTHS months of reimbursements, newest month first."""
+    today = timezone.localdate(clock.now())
+    year, month = today.year, today.month - (settings.CARNET["CARE_HISTORY_MONTHS"] - 1)
+    while month <= 0:
+        month, year = month + 12, year - 1
+    first = date(year, month, 1)
+    grouped: dict[date, list[CareEvent]] = {}
+    rows = CareEvent.objects.filter(person_id=space.person_id, date__gte=first).order_by(
+        "-date", "-id"
+    )
+    for event in rows:
+        grouped.setdefault(event.date.replace(day=1), []).append(event)
+    return [CareMonth(month=m, events=e) for m, e in grouped.items()]
+
+
+def care_event_of_space(space: Space, pk) -> CareEvent:
+    found = CareEvent.objects.filter(person_id=space.person_id, pk=pk).first()
+    if found is None:
+        raise Http404
+    return found

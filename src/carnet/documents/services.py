@@ -1,0 +1,245 @@
+"""Changing documents: one function per use case, each audited in the same transaction.
+
+Only the owner acts here for now; professionals will come through `consent.decide` (issue of
+the professionals). Events carry ids and categories, never titles (DESIGN invariant 7).
+"""
+
+import logging
+from datetime import date
+
+from django.conf import settings
+from django.db import transaction
+
+from carnet.audit.services import Entry as AuditEntry
+from carnet.audit.services import events_record
+from carnet.core import blobs, clock
+from carnet.enrollment.services import space_data_key
+
+from .files import CheckedFile
+from .models import CareEvent, Document, DocumentSettings
+
+log = logging.getLogger(__name__)
+
+
+class DocumentUnreadable(Exception):
+    """The stored file failed its integrity check: reported, never served."""
+
+
+def _audit(actor: str, space, action: str, doc: Document, client: str = "", **detail) -> None:
+    events_record(
+        [
+            AuditEntry(
+                actor=actor,
+                action=action,
+                space_id=space.public_id,
+                object_type="document",
+                object_id=str(doc.public_id),
+                detail={"categorie": doc.category, **detail},
+                client=client,
+            )
+        ]
+    )
+
+
+def _author_of(user) -> tuple[str, str, str]:
+    """(kind, name, establishment) as shown in "Ajouté par"."""
+    person = getattr(user, "person", None)
+    if user.kind == "usager" and person is not None:
+        return Document.AuthorKind.USAGER, f"{person.first_name} {person.last_name}", ""
+    return Document.AuthorKind.PROFESSIONNEL, user.identifier, ""
+
+
+def hide_new_documents(space) -> bool:
+    found = DocumentSettings.objects.filter(space=space).first()
+    return bool(found and found.hide_new_documents)
+
+
+def document_add(
+    *,
+    user,
+    space,
+    checked: CheckedFile,
+    title: str,
+    category: str,
+    document_date: date,
+    hidden: bool | None = None,
+    client: str = "",
+) -> Document:
+    """Store the encrypted file, then the row; the row commits only once the file is durable."""
+    data_key = space_data_key(space)
+    kind, name, establishment = _author_of(user)
+    now = clock.now()
+    with transaction.atomic():
+        blob = blobs.blob_put(data_key=data_key, plaintext=checked.data)
+        doc = Document.objects.create(
+            space=space,
+            blob=blob,
+            title=title,
+            category=category,
+            document_date=document_date,
+            media_type=checked.media_type,
+            extension=checked.extension,
+            size=len(checked.data),
+            author=user,
+            author_kind=kind,
+            author_name=name,
+            author_establishment=establishment,
+            hidden=hide_new_documents(space) if hidden is None else hidden,
+            created_at=now,
+            updated_at=now,
+        )
+        _audit(user.actor, space, "document_ajout", doc, client, taille=doc.size)
+    return doc
+
+
+def document_update(
+    *, user, doc: Document, title: str, category: str, document_date: date, client: str = ""
+) -> Document:
+    with transaction.atomic():
+        doc.title, doc.category, doc.document_date = title, category, document_date
+        doc.updated_at = clock.now()
+        doc.save(update_fields=["title", "title_key", "category", "document_date", "updated_at"])
+        _audit(user.actor, doc.space, "document_modification", doc, client)
+    return doc
+
+
+def document_pin(*, user, doc: Document, pinned: bool, client: str = "") -> Document:
+    with transaction.atomic():
+        doc.pinned = pinned
+        doc.save(update_fields=["pinned"])
+        _audit(
+            user.actor,
+            doc.space,
+            "document_epingle" if pinned else "document_desepingle",
+            doc,
+            client,
+        )
+    return doc
+
+
+def document_hide(*, user, doc: Document, hidden: bool, client: str = "") -> Document:
+    """ "Masquer aux professionnels de santé": the rule that applies it lives in consent."""
+    with transaction.atomic():
+        doc.hidden = hidden
+        doc.save(update_fields=["hidden"])
+        _audit(
+            user.actor, doc.space, "document_masque" if hidden else "document_affiche", doc, client
+        )
+    return doc
+
+
+def document_delete(*, user, doc: Document, client: str = "") -> Document:
+    """Soft: the document leaves the list at once and stays restorable for DOCUMENT_RETENTION."""
+    with transaction.atomic():
+        doc.deleted_at = clock.now()
+        doc.deleted_by = user.actor
+        doc.save(update_fields=["deleted_at", "deleted_by"])
+        # The author of a professional's document sees it in their activity (object = document).
+        _audit(user.actor, doc.space, "document_suppression", doc, client, auteur=doc.author_kind)
+    return doc
+
+
+def document_restore(*, user, doc: Document, client: str = "") -> Document:
+    with transaction.atomic():
+        doc.deleted_at = None
+        doc.deleted_by = ""
+        doc.save(update_fields=["deleted_at", "deleted_by"])
+        _audit(user.actor, doc.space, "document_restauration", doc, client)
+    return doc
+
+
+def document_content(*, user, doc: Document, download: bool, client: str = "") -> bytes:
+    """The verified plaintext; every view and download is in the trail, even the owner's."""
+    try:
+        data = blobs.blob_read(doc.blob)
+    except blobs.BlobCorrupted as exc:
+        log.error("document %s: blob %s failed its integrity check", doc.public_id, doc.blob_id)
+        _audit(user.actor, doc.space, "document_illisible", doc, client)
+        raise DocumentUnreadable(str(doc.public_id)) from exc
+    action = "document_telechargement" if download else "document_consultation"
+    _audit(user.actor, doc.space, action, doc, client)
+    return data
+
+
+def _purge(docs) -> int:
+    docs = list(docs)
+    if not docs:
+        return 0
+    keys = [d.blob_id for d in docs]
+    Document.objects.filter(pk__in=[d.pk for d in docs]).delete()
+    blobs.blobs_delete(keys)
+    return len(docs)
+
+
+def documents_purge_due(*, batch_size: int = 500) -> int:
+    """`carnet tick`: documents deleted more than DOCUMENT_RETENTION ago go for good."""
+    cutoff = clock.now() - settings.CARNET["DOCUMENT_RETENTION"]
+    purged = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                Document.objects.select_for_update(skip_locked=True)
+                .filter(deleted_at__lte=cutoff)
+                .select_related("space")
+                .order_by("deleted_at", "id")[:batch_size]
+            )
+            if not due:
+                return purged
+            events_record(
+                [
+                    AuditEntry(
+                        actor="systeme:tick",
+                        action="document_purge",
+                        space_id=d.space.public_id,
+                        object_type="document",
+                        object_id=str(d.public_id),
+                        detail={"categorie": d.category},
+                    )
+                    for d in due
+                ]
+            )
+            purged += _purge(due)
+
+
+def space_documents_erase(*, space, **_) -> int:
+    """The space's purge (enrollment signal): rows and blobs go, the key is destroyed after."""
+    erased = _purge(Document.objects.filter(space=space))
+    DocumentSettings.objects.filter(space=space).delete()
+    CareEvent.objects.filter(person_id=space.person_id).delete()
+    return erased
+
+
+def settings_update(*, user, space, hide_new_documents: bool, client: str = "") -> None:
+    with transaction.atomic():
+        DocumentSettings.objects.update_or_create(
+            space=space, defaults={"hide_new_documents": hide_new_documents}
+        )
+        events_record(
+            [
+                AuditEntry(
+                    actor=user.actor,
+                    action="documents_parametres",
+                    space_id=space.public_id,
+                    detail={"masquer_par_defaut": hide_new_documents},
+                    client=client,
+                )
+            ]
+        )
+
+
+def care_event_hide(*, user, space, event: CareEvent, hidden: bool, client: str = "") -> None:
+    with transaction.atomic():
+        event.hidden = hidden
+        event.save(update_fields=["hidden"])
+        events_record(
+            [
+                AuditEntry(
+                    actor=user.actor,
+                    action="soin_masque" if hidden else "soin_affiche",
+                    space_id=space.public_id,
+                    object_type="soin",
+                    object_id=str(event.pk),
+                    client=client,
+                )
+            ]
+        )

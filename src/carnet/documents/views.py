@@ -1,0 +1,217 @@
+"""Pages of "Mes documents": thin views around the selectors and services."""
+
+import io
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import FileResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from carnet.core.http import client_address
+
+from . import selectors, services
+from .forms import DocumentSettingsForm, EditForm, UploadForm
+from .models import Category
+
+CHUNK = 64 * 1024
+
+
+@never_cache
+@require_http_methods(["GET"])
+def index(request):
+    space = selectors.documents_space(request.user)
+    query = selectors.ListQuery.from_params(request.GET)
+    page = selectors.documents_page(space, query)
+    return render(
+        request,
+        "documents/index.html",
+        {
+            "page": page,
+            "query": query,
+            "sorts": [(key, label) for key, (label, _) in selectors.SORTS.items()],
+            "categories": Category.choices,
+            "pinned_filter": selectors.PINNED,
+        },
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def add(request):
+    space = selectors.documents_space(request.user)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        doc = services.document_add(
+            user=request.user,
+            space=space,
+            checked=data["file"],
+            title=data["title"],
+            category=data["category"],
+            document_date=data["document_date"],
+            client=client_address(request),
+        )
+        messages.success(request, f"Le document « {doc.title} » a été ajouté.")
+        return redirect("documents:detail", public_id=doc.public_id)
+    status = 400 if form.is_bound else 200
+    context = {"form": form, "max_bytes": settings.CARNET["DOCUMENT_MAX_BYTES"]}
+    return render(request, "documents/add.html", context, status=status)
+
+
+@never_cache
+@require_http_methods(["GET"])
+def detail(request, public_id):
+    space = selectors.documents_space(request.user)
+    doc = selectors.document_of_space(space, public_id)
+    return render(request, "documents/detail.html", {"doc": doc})
+
+
+@never_cache
+@require_http_methods(["GET"])
+def content(request, public_id):
+    """The file itself: PDF, JPEG and PNG inline in a sandbox; the other types downloaded."""
+    space = selectors.documents_space(request.user)
+    doc = selectors.document_of_space(space, public_id)
+    download = "telecharger" in request.GET or not doc.inline
+    try:
+        data = services.document_content(
+            user=request.user, doc=doc, download=download, client=client_address(request)
+        )
+    except services.DocumentUnreadable:
+        return render(request, "documents/unreadable.html", {"doc": doc}, status=500)
+    # Streamed in chunks from the one decrypted copy (BytesIO shares the bytes' buffer).
+    response = FileResponse(
+        io.BytesIO(data),
+        as_attachment=download,
+        filename=f"{doc.title}.{doc.extension}",
+        content_type=doc.media_type,
+    )
+    response.block_size = CHUNK
+    response["Content-Length"] = str(len(data))
+    response["X-Content-Type-Options"] = "nosniff"
+    # Whatever the file holds, it cannot run script in our origin.
+    response["Content-Security-Policy"] = "sandbox"
+    response["Cache-Control"] = "no-store, private"
+    return response
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def edit(request, public_id):
+    space = selectors.documents_space(request.user)
+    doc = selectors.document_of_space(space, public_id)
+    initial = {"title": doc.title, "category": doc.category, "document_date": doc.document_date}
+    form = EditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.document_update(
+            user=request.user, doc=doc, client=client_address(request), **form.cleaned_data
+        )
+        messages.success(request, "Le document a été modifié.")
+        return redirect("documents:detail", public_id=doc.public_id)
+    return render(request, "documents/edit.html", {"form": form, "doc": doc})
+
+
+@require_POST
+def pin(request, public_id):
+    space = selectors.documents_space(request.user)
+    doc = selectors.document_of_space(space, public_id)
+    pinned = not doc.pinned
+    services.document_pin(user=request.user, doc=doc, pinned=pinned, client=client_address(request))
+    messages.success(
+        request, "Le document est épinglé." if pinned else "Le document n'est plus épinglé."
+    )
+    return redirect("documents:detail", public_id=doc.public_id)
+
+
+@require_POST
+def hide(request, public_id):
+    space = selectors.documents_space(request.user)
+    doc = selectors.document_of_space(space, public_id)
+    hidden = not doc.hidden
+    services.document_hide(
+        user=request.user, doc=doc, hidden=hidden, client=client_address(request)
+    )
+    messages.success(
+        request,
+        "Le document est masqué aux professionnels de santé."
+        if hidden
+        else "Le document est de nouveau visible par les professionnels de santé autorisés.",
+    )
+    return redirect("documents:detail", public_id=doc.public_id)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def delete(request, public_id):
+    space = selectors.documents_space(request.user)
+    doc = selectors.document_of_space(space, public_id)
+    if request.method == "POST":
+        services.document_delete(user=request.user, doc=doc, client=client_address(request))
+        messages.success(
+            request,
+            f"Le document « {doc.title} » a été supprimé. Vous pouvez le restaurer depuis "
+            "« Documents supprimés » pendant 30 jours.",
+        )
+        return redirect("documents:index")
+    return render(request, "documents/delete.html", {"doc": doc})
+
+
+@never_cache
+@require_http_methods(["GET"])
+def deleted(request):
+    space = selectors.documents_space(request.user)
+    docs = [(doc, selectors.purge_date(doc)) for doc in selectors.deleted_documents(space)]
+    return render(request, "documents/deleted.html", {"docs": docs})
+
+
+@require_POST
+def restore(request, public_id):
+    space = selectors.documents_space(request.user)
+    doc = selectors.deleted_document(space, public_id)
+    services.document_restore(user=request.user, doc=doc, client=client_address(request))
+    messages.success(request, f"Le document « {doc.title} » a été restauré.")
+    return redirect("documents:detail", public_id=doc.public_id)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def preferences(request):
+    space = selectors.documents_space(request.user)
+    initial = {"hide_new_documents": services.hide_new_documents(space)}
+    form = DocumentSettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        services.settings_update(
+            user=request.user,
+            space=space,
+            hide_new_documents=form.cleaned_data["hide_new_documents"],
+            client=client_address(request),
+        )
+        messages.success(request, "Vos préférences pour les documents sont enregistrées.")
+        return redirect("documents:index")
+    return render(request, "documents/preferences.html", {"form": form})
+
+
+@never_cache
+@require_http_methods(["GET"])
+def care_history(request):
+    space = selectors.documents_space(request.user)
+    return render(request, "documents/care_history.html", {"months": selectors.care_history(space)})
+
+
+@require_POST
+def care_hide(request, pk):
+    space = selectors.documents_space(request.user)
+    event = selectors.care_event_of_space(space, pk)
+    hidden = not event.hidden
+    services.care_event_hide(
+        user=request.user, space=space, event=event, hidden=hidden, client=client_address(request)
+    )
+    messages.success(
+        request,
+        "Ce soin est masqué aux professionnels de santé."
+        if hidden
+        else "Ce soin est de nouveau visible par les professionnels de santé autorisés.",
+    )
+    return redirect("documents:care_history")
