@@ -263,3 +263,38 @@ def test_page_one_renders(patient):
     assert image.size[0] > 1000
     # not a blank page: some dark pixels (text) on it
     assert image.convert("L").getextrema()[0] < 80
+
+
+SAVE_URL = "/profil-medical/synthese/enregistrer/"
+
+
+def test_saving_the_synthesis_makes_a_medical_synthesis_document(client, patient):
+    from carnet.documents.models import Category, Document
+
+    user, space, _ = patient
+    services.entry_create(
+        actor=user, space=space, model=models.Allergy, values={"allergen": "Pénicilline"}
+    )
+    client.force_login(user)
+    assert client.get(SAVE_URL).status_code == 405  # a change needs a POST
+    at(datetime(2026, 11, 26, 9, 30, tzinfo=PARIS))
+    response = client.post(SAVE_URL)
+    doc = Document.objects.get(space=space)
+    assert response.status_code == 302
+    assert response["Location"] == f"/documents/{doc.public_id}/"
+    assert doc.category == Category.SYNTH_PML
+    assert doc.title == "Synthèse médicale du 26/11/2026"
+    assert doc.document_date == date(2026, 11, 26)
+    served = client.get(f"/documents/{doc.public_id}/fichier/")
+    pdf = PdfReader(io.BytesIO(b"".join(served.streaming_content)))
+    assert "Pénicilline" in "".join(page.extract_text() for page in pdf.pages)
+
+
+def test_saving_needs_an_active_space_of_ones_own(client, patient, other_patient):
+    from carnet.documents.models import Document
+
+    user, _, _ = other_patient
+    client.force_login(user)
+    client.post(SAVE_URL)
+    assert Document.objects.filter(space=patient[1]).count() == 0
+    assert Document.objects.filter(space=other_patient[1]).count() == 1

@@ -7,6 +7,7 @@ Reading checks the GCM tag and the plaintext's SHA-256: a damaged blob is never 
 """
 
 import hashlib
+import logging
 import secrets
 
 from cryptography.exceptions import InvalidTag
@@ -16,8 +17,9 @@ from django.db import transaction
 from . import clock, crypto
 from .keys import data_key_material
 from .models import Blob, DataKey
-from .stores import BlobMissing, blob_store
+from .stores import BlobMissing, blob_store, is_temporary
 
+log = logging.getLogger(__name__)
 
 class BlobCorrupted(Exception):
     """The stored file is missing or failed its integrity check: it must not be served."""
@@ -60,9 +62,14 @@ def blobs_delete(keys: list[str]) -> None:
     Blob.objects.filter(key__in=keys).delete()
 
     def unlink():
+        # The rows are gone for good by now: a file that cannot be deleted (store down) must
+        # not fail the committed request nor stop the others; the sweep removes it later.
         store = blob_store()
         for key in keys:
-            store.delete(key)
+            try:
+                store.delete(key)
+            except Exception:
+                log.exception("blob %s: deletion failed, left to the orphan sweep", key)
 
     transaction.on_commit(unlink)
 
@@ -79,7 +86,10 @@ def blob_exists_on_disk(key: str) -> bool:
 
 
 def orphans_sweep() -> int:
-    """Delete stored files older than ORPHAN_BLOB_AGE that no row references (crash leftovers)."""
+    """Delete stored files older than ORPHAN_BLOB_AGE that no row references (crash leftovers).
+
+    The age keeps in-flight uploads safe: their file is written just before their row, in a
+    transaction far shorter than an hour. Ages are file times against `clock.now()`."""
     cutoff = clock.now() - settings.CARNET["ORPHAN_BLOB_AGE"]
     store = blob_store()
     removed = 0
@@ -97,7 +107,7 @@ def orphans_sweep() -> int:
     for name, modified in store.listing():
         if modified is not None and modified > cutoff:
             continue
-        if ".tmp-" in name:  # a write that never finished
+        if is_temporary(name):  # a write that never reached its rename
             store.delete(name)
             removed += 1
             continue

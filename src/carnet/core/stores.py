@@ -2,22 +2,38 @@
 
 Both stores take and give sealed bytes only (encryption happens in `core.blobs`), under
 random names. `STORAGE_URL` chooses: empty or `file:///path` for the local directory,
-`s3://KEY:SECRET@host:port/bucket?region=…&secure=0` for object storage (django-storages).
+`s3://KEY:SECRET@host:port/bucket?region=…&secure=0&prefix=…` for object storage
+(django-storages over boto3).
+
+A store only ever lists and touches names of its own making (64 hexadecimal characters, plus
+the local store's leftover temporary files): a foreign file in the directory or the bucket is
+never read, listed or deleted.
 """
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.conf import settings
 
+BLOB_NAME = re.compile(r"[0-9a-f]{64}")
+TEMP_PREFIX = ".tmp-"
+# A local leftover temporary file, as `LocalStore.listing` names it: "<folder>/.tmp-<random>".
+TEMP_NAME = re.compile(r"[0-9a-f]{2}/\.tmp-[A-Za-z0-9_]+")
+
 
 class BlobMissing(Exception):
     """No stored object has this name."""
+
+
+def is_temporary(name: str) -> bool:
+    """A write that never reached its rename (only the local store has these)."""
+    return TEMP_NAME.fullmatch(name) is not None
 
 
 class LocalStore:
@@ -27,15 +43,20 @@ class LocalStore:
         self.root = Path(root)
 
     def _path(self, name: str) -> Path:
-        if "/" in name:  # a leftover temporary file, named by `listing` with its folder
+        # Names come from our own code, but a path is built from them: refuse anything else.
+        if BLOB_NAME.fullmatch(name):
+            return self.root / name[:2] / name
+        if is_temporary(name):
             folder, _, base = name.partition("/")
             return self.root / folder / base
-        return self.root / name[:2] / name
+        raise ValueError(f"nom de fichier chiffré invalide : {name!r}")
 
     def write(self, name: str, sealed: bytes) -> None:
         path = self._path(name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        # Temp file in the same folder, synced, then renamed: the final name never shows a
+        # partial file, whatever the moment of a crash.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(sealed)
@@ -64,88 +85,124 @@ class LocalStore:
         return self._path(name).exists()
 
     def listing(self) -> Iterator[tuple[str, datetime | None]]:
-        """Every stored name with its last modification time (temporary files included)."""
+        """Every blob and leftover temporary file, with its last modification time (UTC)."""
         if not self.root.exists():
             return
         for path in self.root.glob("*/*"):
+            name = path.name
+            if name.startswith(TEMP_PREFIX):
+                name = f"{path.parent.name}/{path.name}"
+            if not (BLOB_NAME.fullmatch(name) or is_temporary(name)):
+                continue  # not ours
             try:
                 mtime = path.stat().st_mtime
             except FileNotFoundError:
                 continue  # removed meanwhile by a purge or a concurrent sweep
-            name = f"{path.parent.name}/{path.name}" if path.name.startswith(".tmp-") else path.name
-            yield name, datetime.fromtimestamp(mtime).astimezone()
+            yield name, datetime.fromtimestamp(mtime, tz=UTC)
 
 
 class S3Store:
-    """An S3-compatible bucket through django-storages; a PUT is atomic and durable on return."""
+    """An S3-compatible bucket through django-storages; a PUT is atomic and durable on return.
+
+    Calls go through the boto3 client of the current thread (`S3Storage.connection` is
+    per-thread), not the cached `S3Storage.bucket`, which would share one thread's resource
+    with every other thread of the process.
+    """
 
     def __init__(self, url: str):
         from storages.backends.s3 import S3Storage
 
         parts = urlsplit(url)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-        secure = query.get("secure", "1") not in ("0", "false", "non")
-        endpoint = f"{'https' if secure else 'http'}://{parts.hostname}"
-        if parts.port:
-            endpoint += f":{parts.port}"
         self.bucket_name = parts.path.strip("/")
+        if not parts.hostname or not self.bucket_name or "/" in self.bucket_name:
+            raise ValueError(
+                "STORAGE_URL : adresse S3 incomplète, attendu "
+                "s3://CLE:SECRET@hote:port/compartiment?region=…"
+            )
+        secure = query.get("secure", "1").lower() not in ("0", "false", "non")
+        host = parts.netloc.rpartition("@")[2]  # keeps the port and an IPv6 address's brackets
+        self.endpoint = f"{'https' if secure else 'http'}://{host}"
+        self.prefix = query.get("prefix", "").strip("/")
         self.storage = S3Storage(
             bucket_name=self.bucket_name,
-            endpoint_url=endpoint,
-            access_key=unquote(parts.username or ""),
-            secret_key=unquote(parts.password or ""),
+            endpoint_url=self.endpoint,
+            # without credentials in the URL, boto3's own chain applies (environment, role)
+            access_key=unquote(parts.username) if parts.username else None,
+            secret_key=unquote(parts.password) if parts.password else None,
             region_name=query.get("region", "us-east-1"),
+            # path style works with every S3-compatible server (MinIO, Ceph, Garage, AWS)
+            addressing_style=query.get("style", "path"),
             file_overwrite=True,
             default_acl=None,
             querystring_auth=False,
-            location=query.get("prefix", ""),
+            location=self.prefix,
         )
 
-    def write(self, name: str, sealed: bytes) -> None:
-        self.storage.bucket.put_object(
-            Key=self._key(name), Body=sealed, ContentType="application/octet-stream"
-        )
+    @property
+    def _client(self):
+        return self.storage.connection.meta.client
 
     def _key(self, name: str) -> str:
-        prefix = self.storage.location.strip("/")
-        return f"{prefix}/{name}" if prefix else name
+        if not BLOB_NAME.fullmatch(name):
+            raise ValueError(f"nom de fichier chiffré invalide : {name!r}")
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def write(self, name: str, sealed: bytes) -> None:
+        self._client.put_object(
+            Bucket=self.bucket_name,
+            Key=self._key(name),
+            Body=sealed,
+            ContentType="application/octet-stream",
+        )
 
     def read(self, name: str) -> bytes:
         from botocore.exceptions import ClientError
 
         try:
-            return self.storage.bucket.Object(self._key(name)).get()["Body"].read()
+            response = self._client.get_object(Bucket=self.bucket_name, Key=self._key(name))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 raise BlobMissing(name) from exc
             raise
+        return response["Body"].read()
 
     def delete(self, name: str) -> None:
-        self.storage.bucket.Object(self._key(name)).delete()
+        self._client.delete_object(Bucket=self.bucket_name, Key=self._key(name))
 
     def exists(self, name: str) -> bool:
         return self.storage.exists(name)
 
     def listing(self) -> Iterator[tuple[str, datetime | None]]:
-        prefix = self.storage.location.strip("/")
-        for obj in self.storage.bucket.objects.filter(Prefix=f"{prefix}/" if prefix else ""):
-            yield obj.key.rsplit("/", 1)[-1], obj.last_modified
+        """Every blob directly under the prefix, with its last modification time."""
+        start = f"{self.prefix}/" if self.prefix else ""
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket_name, Prefix=start
+        )
+        for page in pages:
+            for obj in page.get("Contents", []):
+                name = obj["Key"][len(start) :]
+                if BLOB_NAME.fullmatch(name):  # skips deeper keys and foreign objects
+                    yield name, obj["LastModified"]
 
 
-def store_from_url(url: str):
+def store_from_url(url: str, blob_dir: Path | str | None = None):
+    """The store a `STORAGE_URL` names; empty means the local `blob_dir` (or BLOB_DIR)."""
     if not url:
-        return LocalStore(settings.BLOB_DIR)
-    scheme = urlsplit(url).scheme
-    if scheme == "file":
-        return LocalStore(Path(unquote(urlsplit(url).path)))
-    if scheme == "s3":
+        return LocalStore(Path(blob_dir if blob_dir is not None else settings.BLOB_DIR))
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        if not parts.path:
+            raise ValueError("STORAGE_URL : chemin absent (file:///chemin/du/dossier)")
+        return LocalStore(Path(unquote(parts.path)))
+    if parts.scheme == "s3":
         return S3Store(url)
-    raise ValueError(f"STORAGE_URL : schéma inconnu « {scheme} » (file:// ou s3://)")
+    raise ValueError(f"STORAGE_URL : schéma inconnu « {parts.scheme} » (file:// ou s3://)")
 
 
 @cache
 def _store_for(url: str, blob_dir: str):
-    return store_from_url(url)
+    return store_from_url(url, blob_dir)
 
 
 def blob_store():

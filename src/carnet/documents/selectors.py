@@ -5,6 +5,8 @@ will read through `consent.decide` (professionals issue). A page of the list cos
 number of queries (a count and a slice) served by the partial indexes of `Document`.
 """
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -47,6 +49,13 @@ def live_documents(space: Space):
     return Document.objects.filter(space=space, deleted_at__isnull=True)
 
 
+def search_text(raw: str) -> str:
+    """The search as typed, whitespace collapsed, without control characters (a NUL byte in a
+    query string must not reach the database), cut to DOCUMENT_SEARCH_MAX_LENGTH."""
+    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in raw)
+    return " ".join(text.split())[: settings.CARNET["DOCUMENT_SEARCH_MAX_LENGTH"]]
+
+
 @dataclass(frozen=True)
 class ListQuery:
     filter: str = ""  # a category code, "epingles", or "" for all
@@ -58,11 +67,10 @@ class ListQuery:
     def from_params(cls, params) -> "ListQuery":
         wanted = params.get("filtre", "")
         sort = params.get("tri", DEFAULT_SORT)
-        limit = settings.CARNET["DOCUMENT_SEARCH_MAX_LENGTH"]
         return cls(
             filter=wanted if wanted in Category.values or wanted == PINNED else "",
             sort=sort if sort in SORTS else DEFAULT_SORT,
-            search=" ".join(params.get("q", "").split())[:limit],
+            search=search_text(params.get("q", "")),
             page=params.get("page", 1),
         )
 
@@ -74,7 +82,11 @@ def documents_page(space: Space, query: ListQuery) -> Page:
     elif query.filter:
         rows = rows.filter(category=query.filter)
     if query.search:
-        rows = rows.filter(title__icontains=query.search)
+        # Case-insensitive for every letter ("ÉCHO" finds "échographie"), accents as typed.
+        # Not `icontains`: SQLite's LIKE folds the case of ASCII letters only; a regex of the
+        # escaped text is Unicode-aware on both databases (Python's re on SQLite, ~* on
+        # PostgreSQL).
+        rows = rows.filter(title__iregex=re.escape(query.search))
     rows = rows.order_by(*SORTS[query.sort][1]).only(*LIST_FIELDS)
     return Paginator(rows, settings.CARNET["DOCUMENT_PAGE_SIZE"]).get_page(query.page)
 
@@ -87,9 +99,15 @@ def document_of_space(space: Space, public_id) -> Document:
     return found
 
 
+def restorable_since():
+    """Deleted after this moment, a document is still restorable; before, it awaits the purge
+    of the next tick and is no longer shown or restored."""
+    return clock.now() - settings.CARNET["DOCUMENT_RETENTION"]
+
+
 def deleted_documents(space: Space):
     """ "Documents supprimés": still restorable, newest deletion first."""
-    return Document.objects.filter(space=space, deleted_at__isnull=False).order_by(
+    return Document.objects.filter(space=space, deleted_at__gt=restorable_since()).order_by(
         "-deleted_at", "-id"
     )
 
@@ -103,6 +121,10 @@ def deleted_document(space: Space, public_id) -> Document:
 
 def purge_date(doc: Document) -> date:
     return timezone.localdate(doc.deleted_at + settings.CARNET["DOCUMENT_RETENTION"])
+
+
+def retention_days() -> int:
+    return settings.CARNET["DOCUMENT_RETENTION"].days
 
 
 def category_counts(space: Space) -> dict[str, int]:

@@ -60,3 +60,27 @@ def space_profile_erase(*, space, **_) -> int:
     for model in {section.model for section in SECTIONS.values()}:
         erased += model.objects.filter(space=space).delete()[0]
     return erased
+
+
+def synthesis_save(*, user, space, client: str = ""):
+    """ "Enregistrer ma synthèse dans mes documents": today's PDF becomes a document of the
+    category "Synthèse médicale", through the documents' own checks and service."""
+    from django.utils import timezone
+
+    from carnet.documents.files import file_check
+    from carnet.documents.models import Category
+    from carnet.documents.services import document_add
+
+    from .pdf import synthesis_filename, synthesis_pdf
+
+    checked = file_check(synthesis_filename(space), synthesis_pdf(space))
+    today = timezone.localdate(clock.now())
+    return document_add(
+        user=user,
+        space=space,
+        checked=checked,
+        title=f"Synthèse médicale du {today:%d/%m/%Y}",
+        category=Category.SYNTH_PML,
+        document_date=today,
+        client=client,
+    )

@@ -135,3 +135,15 @@ def synthesis(request):
     response = HttpResponse(synthesis_pdf(space), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{synthesis_filename(space)}"'
     return response
+
+
+@require_http_methods(["POST"])
+def synthesis_save(request):
+    from carnet.core.http import client_address
+
+    space = selectors.profile_space(request.user)
+    doc = services.synthesis_save(user=request.user, space=space, client=client_address(request))
+    messages.success(
+        request, f"Votre synthèse est enregistrée dans vos documents : « {doc.title} »."
+    )
+    return redirect("documents:detail", public_id=doc.public_id)

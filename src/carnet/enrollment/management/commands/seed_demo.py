@@ -1,11 +1,12 @@
 """`carnet seed_demo`: synthetic demo persons and accounts (clearly marked, never real)."""
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from carnet.accounts.models import User
+from carnet.core import clock
 from carnet.core.validators import nir_key
 from carnet.enrollment import services
 from carnet.registry.models import InsuredPerson
@@ -155,6 +156,7 @@ class Command(BaseCommand):
                 client="seed_demo",
             )
         seed_profile(User.objects.get(identifier="demo.patient"))
+        seed_documents(User.objects.get(identifier="demo.patient"))
         User.objects.create_user(
             "demo.professionnel",
             DEMO_PASSWORD_PRO,
@@ -198,10 +200,8 @@ class Command(BaseCommand):
 
 def seed_profile(user) -> None:
     """A few synthetic profile entries, so that the demo shows lists, charts and the PDF."""
-    from datetime import date, timedelta
     from decimal import Decimal
 
-    from carnet.core import clock
     from carnet.enrollment.selectors import space_for_user
     from carnet.profile import models as profile
     from carnet.profile.services import entry_create
@@ -257,4 +257,87 @@ def seed_profile(user) -> None:
             value=Decimal(high),
             value2=Decimal(low),
             taken_at=now - timedelta(days=14 * (2 - days)),
+        )
+
+
+def _demo_pdf(title: str, lines: list[str]) -> bytes:
+    from fpdf import FPDF
+
+    from carnet.profile.pdf import FONTS_DIR
+
+    pdf = FPDF()
+    pdf.add_font("DejaVu", fname=str(FONTS_DIR / "DejaVuSans.ttf"))
+    pdf.set_font("DejaVu", size=16)
+    pdf.add_page()
+    pdf.multi_cell(0, 10, text=title, new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("DejaVu", size=11)
+    pdf.multi_cell(
+        0,
+        7,
+        text="DOCUMENT FICTIF DE DÉMONSTRATION — aucune donnée réelle.",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.ln(4)
+    for line in lines:
+        pdf.multi_cell(0, 7, text=line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def _demo_png() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (480, 360), 20)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((140, 60, 340, 320), outline=200, width=6)
+    draw.text((10, 10), "IMAGE FICTIVE DE DEMONSTRATION", fill=255)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def seed_documents(user) -> None:
+    """A few synthetic documents (marked as such), so that the demo list is not empty."""
+    from carnet.documents.files import file_check
+    from carnet.documents.services import document_add
+    from carnet.enrollment.selectors import space_for_user
+
+    space = space_for_user(user)
+    today = clock.now().date()
+    samples = [
+        (
+            "Compte rendu consultation cardiologie.pdf",
+            _demo_pdf(
+                "Compte rendu de consultation — cardiologie",
+                ["Patiente vue pour un bilan de tension artérielle.", "Conclusion : à revoir."],
+            ),
+            "CPT_REND",
+            120,
+        ),
+        (
+            "Ordonnance.pdf",
+            _demo_pdf("Ordonnance", ["Paracétamol 500 mg : 1 comprimé si douleur, 3 par jour."]),
+            "ORD_SOIN",
+            40,
+        ),
+        ("Radio du genou.png", _demo_png(), "RADIO_SC", 200),
+        (
+            "Questions pour mon médecin.txt",
+            "Questions à poser (document fictif) :\n- refaire la prise de sang ?\n".encode(),
+            "AUTR_DOC",
+            3,
+        ),
+    ]
+    for name, data, category, days_ago in samples:
+        checked = file_check(name, data)
+        document_add(
+            user=user,
+            space=space,
+            checked=checked,
+            title=checked.suggested_title,
+            category=category,
+            document_date=today - timedelta(days=days_ago),
+            client="seed_demo",
         )
