@@ -1,10 +1,11 @@
 """Pages of "Mes documents": thin views around the selectors and services."""
 
 import io
+import unicodedata
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -16,6 +17,17 @@ from .forms import DocumentSettingsForm, EditForm, UploadForm
 from .models import Category
 
 CHUNK = 64 * 1024
+# Never in the name the browser saves: path separators and control characters.
+NAME_UNSAFE = set("/\\")
+
+
+def file_name(doc) -> str:
+    """The name offered for the file: its title and extension. Quotes and non-ASCII letters
+    are encoded by Django (RFC 6266: an escaped quoted string, or filename*=utf-8'')."""
+    title = "".join(
+        "-" if c in NAME_UNSAFE or unicodedata.category(c)[0] == "C" else c for c in doc.title
+    )
+    return f"{title.strip() or 'document'}.{doc.extension}"
 
 
 @never_cache
@@ -33,6 +45,7 @@ def index(request):
             "sorts": [(key, label) for key, (label, _) in selectors.SORTS.items()],
             "categories": Category.choices,
             "pinned_filter": selectors.PINNED,
+            "search_max": settings.CARNET["DOCUMENT_SEARCH_MAX_LENGTH"],
         },
     )
 
@@ -41,7 +54,8 @@ def index(request):
 @require_http_methods(["GET", "POST"])
 def add(request):
     space = selectors.documents_space(request.user)
-    form = UploadForm(request.POST or None, request.FILES or None)
+    posted = request.method == "POST"
+    form = UploadForm(request.POST if posted else None, request.FILES if posted else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         doc = services.document_add(
@@ -85,7 +99,7 @@ def content(request, public_id):
     response = FileResponse(
         io.BytesIO(data),
         as_attachment=download,
-        filename=f"{doc.title}.{doc.extension}",
+        filename=file_name(doc),
         content_type=doc.media_type,
     )
     response.block_size = CHUNK
@@ -103,7 +117,8 @@ def edit(request, public_id):
     space = selectors.documents_space(request.user)
     doc = selectors.document_of_space(space, public_id)
     initial = {"title": doc.title, "category": doc.category, "document_date": doc.document_date}
-    form = EditForm(request.POST or None, initial=initial)
+    # Bound on every POST, even an empty one: an empty form is refused, never ignored.
+    form = EditForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         services.document_update(
             user=request.user, doc=doc, client=client_address(request), **form.cleaned_data
@@ -152,10 +167,14 @@ def delete(request, public_id):
         messages.success(
             request,
             f"Le document « {doc.title} » a été supprimé. Vous pouvez le restaurer depuis "
-            "« Documents supprimés » pendant 30 jours.",
+            f"« Documents supprimés » pendant {selectors.retention_days()} jours.",
         )
         return redirect("documents:index")
-    return render(request, "documents/delete.html", {"doc": doc})
+    return render(
+        request,
+        "documents/delete.html",
+        {"doc": doc, "retention_days": selectors.retention_days()},
+    )
 
 
 @never_cache
@@ -163,14 +182,21 @@ def delete(request, public_id):
 def deleted(request):
     space = selectors.documents_space(request.user)
     docs = [(doc, selectors.purge_date(doc)) for doc in selectors.deleted_documents(space)]
-    return render(request, "documents/deleted.html", {"docs": docs})
+    return render(
+        request,
+        "documents/deleted.html",
+        {"docs": docs, "retention_days": selectors.retention_days()},
+    )
 
 
 @require_POST
 def restore(request, public_id):
     space = selectors.documents_space(request.user)
     doc = selectors.deleted_document(space, public_id)
-    services.document_restore(user=request.user, doc=doc, client=client_address(request))
+    try:
+        services.document_restore(user=request.user, doc=doc, client=client_address(request))
+    except services.DocumentGone as exc:
+        raise Http404 from exc  # purged meanwhile: like any id that does not exist
     messages.success(request, f"Le document « {doc.title} » a été restauré.")
     return redirect("documents:detail", public_id=doc.public_id)
 
@@ -180,7 +206,8 @@ def restore(request, public_id):
 def preferences(request):
     space = selectors.documents_space(request.user)
     initial = {"hide_new_documents": services.hide_new_documents(space)}
-    form = DocumentSettingsForm(request.POST or None, initial=initial)
+    # Bound on every POST: an unticked box alone sends nothing, and still means "off".
+    form = DocumentSettingsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         services.settings_update(
             user=request.user,
@@ -197,7 +224,11 @@ def preferences(request):
 @require_http_methods(["GET"])
 def care_history(request):
     space = selectors.documents_space(request.user)
-    return render(request, "documents/care_history.html", {"months": selectors.care_history(space)})
+    context = {
+        "months": selectors.care_history(space),
+        "window_months": settings.CARNET["CARE_HISTORY_MONTHS"],
+    }
+    return render(request, "documents/care_history.html", context)
 
 
 @require_POST

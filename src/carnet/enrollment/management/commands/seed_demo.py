@@ -8,6 +8,7 @@ from django.db import transaction
 from carnet.accounts.models import User
 from carnet.core import clock
 from carnet.core.validators import nir_key
+from carnet.documents.care import care_demo_events
 from carnet.enrollment import services
 from carnet.registry.models import InsuredPerson
 
@@ -157,6 +158,7 @@ class Command(BaseCommand):
             )
         seed_profile(User.objects.get(identifier="demo.patient"))
         seed_documents(User.objects.get(identifier="demo.patient"))
+        care_demo_events(persons["active"])
         User.objects.create_user(
             "demo.professionnel",
             DEMO_PASSWORD_PRO,
