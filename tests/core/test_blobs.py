@@ -98,9 +98,9 @@ def test_destroyed_key_cannot_read(data_key):
 # --- Orphans ------------------------------------------------------------------------------------
 
 
-def _orphan(name=None) -> Path:
+def _orphan(name=None, folder=None) -> Path:
     name = name or secrets.token_hex(32)
-    path = Path(settings.BLOB_DIR) / name[:2] / name
+    path = Path(settings.BLOB_DIR) / (folder or name[:2]) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"left over by a crash")
     return path
@@ -109,7 +109,7 @@ def _orphan(name=None) -> Path:
 def test_orphans_older_than_an_hour_are_removed_young_ones_kept(data_key):
     kept_blob = blobs.blob_put(data_key=data_key, plaintext=PLAINTEXT)
     old_orphan = _orphan()
-    tmp_leftover = _orphan(".tmp-" + secrets.token_hex(4))
+    tmp_leftover = _orphan(".tmp-" + secrets.token_hex(4), folder="ab")  # as mkstemp names it
     with clock.travel(timedelta(hours=1, seconds=1)):
         young_orphan = _orphan()
         written = clock.now().timestamp()  # written "now", on the moved clock
@@ -169,3 +169,19 @@ def test_rewrap_skips_destroyed_keys(settings, data_key):
     settings.CARNET_KEYS = {**settings.CARNET_KEYS, "k2": base64.b64encode(os.urandom(32)).decode()}
     assert keys.data_keys_rewrap() == 0
     assert DataKey.objects.get(pk=data_key.pk).wrapped is None
+
+
+def test_rewrap_in_batches_reaches_every_key(settings):
+    made = [keys.data_key_create() for _ in range(5)]
+    settings.CARNET_KEYS = {**settings.CARNET_KEYS, "k2": base64.b64encode(os.urandom(32)).decode()}
+    assert keys.data_keys_rewrap(batch_size=2) == 5
+    assert set(DataKey.objects.values_list("kek_id", flat=True)) == {"k2"}
+    assert all(len(keys.data_key_material(DataKey.objects.get(pk=dk.pk))) == 32 for dk in made)
+
+
+def test_rewrap_with_a_missing_kek_changes_nothing(settings, data_key):
+    old_id = data_key.kek_id
+    settings.CARNET_KEYS = {"k2": base64.b64encode(os.urandom(32)).decode()}
+    with pytest.raises(keys.KekUnavailable, match=old_id):
+        keys.data_keys_rewrap()
+    assert DataKey.objects.get(pk=data_key.pk).kek_id == old_id

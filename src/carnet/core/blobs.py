@@ -21,6 +21,7 @@ from .stores import BlobMissing, blob_store, is_temporary
 
 log = logging.getLogger(__name__)
 
+
 class BlobCorrupted(Exception):
     """The stored file is missing or failed its integrity check: it must not be served."""
 
