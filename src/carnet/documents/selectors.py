@@ -5,10 +5,9 @@ will read through `consent.decide` (professionals issue). A page of the list cos
 number of queries (a count and a slice) served by the partial indexes of `Document`.
 """
 
-import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
@@ -19,7 +18,7 @@ from carnet.core import clock
 from carnet.enrollment.models import Space
 from carnet.enrollment.selectors import space_for_user
 
-from .models import CareEvent, Category, Document
+from .models import CareEvent, Category, Document, sort_key
 
 SORTS = {
     "recents": ("Plus récents", ("-document_date", "-id")),
@@ -82,11 +81,9 @@ def documents_page(space: Space, query: ListQuery) -> Page:
     elif query.filter:
         rows = rows.filter(category=query.filter)
     if query.search:
-        # Case-insensitive for every letter ("ÉCHO" finds "échographie"), accents as typed.
-        # Not `icontains`: SQLite's LIKE folds the case of ASCII letters only; a regex of the
-        # escaped text is Unicode-aware on both databases (Python's re on SQLite, ~* on
-        # PostgreSQL).
-        rows = rows.filter(title__iregex=re.escape(query.search))
+        # On the stored accent- and case-free key: "echo" and "ÉCHO" both find "Échographie",
+        # the same on SQLite (whose LIKE folds ASCII only) and PostgreSQL.
+        rows = rows.filter(title_key__contains=sort_key(query.search))
     rows = rows.order_by(*SORTS[query.sort][1]).only(*LIST_FIELDS)
     return Paginator(rows, settings.CARNET["DOCUMENT_PAGE_SIZE"]).get_page(query.page)
 
@@ -99,7 +96,7 @@ def document_of_space(space: Space, public_id) -> Document:
     return found
 
 
-def restorable_since():
+def restorable_since() -> datetime:
     """Deleted after this moment, a document is still restorable; before, it awaits the purge
     of the next tick and is no longer shown or restored."""
     return clock.now() - settings.CARNET["DOCUMENT_RETENTION"]

@@ -95,11 +95,21 @@ def document_add(
 def document_update(
     *, user, doc: Document, title: str, category: str, document_date: date, client: str = ""
 ) -> Document:
+    # Which fields changed, by name: the trail never holds the title itself.
+    changed = [
+        name
+        for name, before, after in (
+            ("titre", doc.title, title),
+            ("categorie", doc.category, category),
+            ("date", doc.document_date, document_date),
+        )
+        if before != after
+    ]
     with transaction.atomic():
         doc.title, doc.category, doc.document_date = title, category, document_date
         doc.updated_at = clock.now()
         doc.save(update_fields=["title", "title_key", "category", "document_date", "updated_at"])
-        _audit(user.actor, doc.space, "document_modification", doc, client)
+        _audit(user.actor, doc.space, "document_modification", doc, client, champs=changed)
     return doc
 
 
@@ -139,11 +149,21 @@ def document_delete(*, user, doc: Document, client: str = "") -> Document:
     return doc
 
 
+class DocumentGone(Exception):
+    """The document can no longer be restored: its retention is over (purged or about to be)."""
+
+
 def document_restore(*, user, doc: Document, client: str = "") -> Document:
+    """Back in the list, if still within DOCUMENT_RETENTION; the check and the write are one
+    conditional update, so a restore racing the tick's purge either wins or finds it gone."""
+    cutoff = clock.now() - settings.CARNET["DOCUMENT_RETENTION"]
     with transaction.atomic():
-        doc.deleted_at = None
-        doc.deleted_by = ""
-        doc.save(update_fields=["deleted_at", "deleted_by"])
+        restored = Document.objects.filter(pk=doc.pk, deleted_at__gt=cutoff).update(
+            deleted_at=None, deleted_by=""
+        )
+        if not restored:
+            raise DocumentGone(str(doc.public_id))
+        doc.deleted_at, doc.deleted_by = None, ""
         _audit(user.actor, doc.space, "document_restauration", doc, client)
     return doc
 
@@ -178,7 +198,8 @@ def documents_purge_due(*, batch_size: int = 500) -> int:
     while True:
         with transaction.atomic():
             due = list(
-                Document.objects.select_for_update(skip_locked=True)
+                # of=self: lock the documents only, never their spaces' rows.
+                Document.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(deleted_at__lte=cutoff)
                 .select_related("space")
                 .order_by("deleted_at", "id")[:batch_size]
