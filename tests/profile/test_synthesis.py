@@ -298,3 +298,28 @@ def test_saving_needs_an_active_space_of_ones_own(client, patient, other_patient
     client.post(SAVE_URL)
     assert Document.objects.filter(space=patient[1]).count() == 0
     assert Document.objects.filter(space=other_patient[1]).count() == 1
+
+
+def test_advance_directives_are_one_document_a_new_one_replaces_the_previous(client, patient):
+    from carnet.documents.models import Category, Document
+    from tests.documents.conftest import form_data, pdf_bytes, upload
+
+    user, space, _ = patient
+    client.force_login(user)
+    page = client.get("/profil-medical/entourage/modifier/").content.decode()
+    assert "Ajouter mes directives anticipées" in page
+    assert "/documents/ajouter/?categorie=DIR_ANT" in page
+    form = client.get("/documents/ajouter/?categorie=DIR_ANT").content.decode()
+    assert '<option value="DIR_ANT" selected>' in form
+    for title in ("Directives 2025", "Directives 2026"):
+        response = client.post(
+            "/documents/ajouter/",
+            form_data(upload(f"{title}.pdf", pdf_bytes(title)), category="DIR_ANT", title=title),
+        )
+        assert response.status_code == 302
+    live = Document.objects.filter(space=space, category=Category.DIR_ANT, deleted_at=None)
+    assert [d.title for d in live] == ["Directives 2026"]
+    replaced = Document.objects.get(title="Directives 2025")
+    assert replaced.deleted_at is not None  # restorable in "Documents supprimés"
+    page = client.get("/profil-medical/entourage/modifier/").content.decode()
+    assert "Directives 2026" in page and "Remplacer mes directives anticipées" in page

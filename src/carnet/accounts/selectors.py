@@ -82,6 +82,7 @@ ACTIONS = {
     "document_suppression": "Suppression d'un document",
     "document_restauration": "Restauration d'un document",
     "document_purge": "Suppression définitive d'un document",
+    "document_remplace": "Document remplacé par une nouvelle version",
     "document_illisible": "Document endommagé (non présenté)",
     "documents_parametres": "Modification des préférences des documents",
     "soin_masque": "Soin masqué aux professionnels de santé",

@@ -102,6 +102,11 @@ def restorable_since() -> datetime:
     return clock.now() - settings.CARNET["DOCUMENT_RETENTION"]
 
 
+def current_document(space: Space, category: str) -> Document | None:
+    """The newest live document of a category (e.g. the advance directives, one at a time)."""
+    return live_documents(space).filter(category=category).order_by("-created_at", "-id").first()
+
+
 def deleted_documents(space: Space):
     """ "Documents supprimés": still restorable, newest deletion first."""
     return Document.objects.filter(space=space, deleted_at__gt=restorable_since()).order_by(

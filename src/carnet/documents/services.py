@@ -16,7 +16,7 @@ from carnet.core import blobs, clock
 from carnet.enrollment.services import space_data_key
 
 from .files import CheckedFile
-from .models import CareEvent, Document, DocumentSettings
+from .models import CareEvent, Category, Document, DocumentSettings
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,25 @@ def document_add(
             updated_at=now,
         )
         _audit(user.actor, space, "document_ajout", doc, client, taille=doc.size)
+        if category in REPLACED_BY_NEW:
+            _replace_previous(user, space, doc, client)
     return doc
+
+
+# Categories of which a space keeps one current document: a new one replaces the previous,
+# which stays restorable in "Documents supprimés" for DOCUMENT_RETENTION.
+REPLACED_BY_NEW = {Category.DIR_ANT}
+
+
+def _replace_previous(user, space, new: Document, client: str) -> None:
+    previous = Document.objects.filter(
+        space=space, category=new.category, deleted_at__isnull=True
+    ).exclude(pk=new.pk)
+    for doc in previous:
+        doc.deleted_at = clock.now()
+        doc.deleted_by = user.actor
+        doc.save(update_fields=["deleted_at", "deleted_by"])
+        _audit(user.actor, space, "document_remplace", doc, client, par=str(new.public_id))
 
 
 def document_update(

@@ -55,7 +55,12 @@ def index(request):
 def add(request):
     space = selectors.documents_space(request.user)
     posted = request.method == "POST"
-    form = UploadForm(request.POST if posted else None, request.FILES if posted else None)
+    # ?categorie=DIR_ANT: the profile's "Entourage et volontés" links here for the directives.
+    wanted = request.GET.get("categorie", "")
+    initial = {"category": wanted} if wanted in Category.values else {}
+    form = UploadForm(
+        request.POST if posted else None, request.FILES if posted else None, initial=initial
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         doc = services.document_add(

@@ -120,7 +120,15 @@ def single(request, slug):
             )
         messages.success(request, "Vos informations ont été enregistrées.")
         return redirect("profile:index")
-    return render(request, "profile/form.html", {"section": section, "form": form, "obj": obj})
+    context = {"section": section, "form": form, "obj": obj}
+    if slug == "entourage":
+        # The advance directives are a document ("Directives anticipées"), one at a time.
+        from carnet.documents.models import Category
+        from carnet.documents.selectors import current_document
+
+        context["directives"] = current_document(space, Category.DIR_ANT)
+        context["directives_category"] = Category.DIR_ANT
+    return render(request, "profile/form.html", context)
 
 
 @never_cache

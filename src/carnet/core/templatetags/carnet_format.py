@@ -1,0 +1,19 @@
+"""Template filters for French display."""
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def taille(size) -> str:
+    """A file size in decimal units, like the "5 Mo" limit: 4 800 000 → "4,8 Mo"."""
+    try:
+        size = int(size)
+    except (TypeError, ValueError):
+        return ""
+    if size < 1000:
+        return f"{size} octet{'s' if size > 1 else ''}"
+    if size < 1_000_000:
+        return f"{size / 1000:.0f} ko"
+    return f"{size / 1_000_000:.1f} Mo".replace(".", ",")
