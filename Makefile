@@ -60,6 +60,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/import_registry.py
+	$(BIN)/python bench/documents.py
 
 clean:
 	rm -rf $(VENV) var

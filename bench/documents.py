@@ -7,22 +7,26 @@ of a 5 MB PDF, against raw file writes and reads measured in the same run.
 Sets up a fresh SQLite database and blob directory in a temporary directory, activates one
 synthetic person's space through the enrollment services, then grows that space to each size
 in turn (blob rows and documents bulk-inserted, about 2 % of them deleted, then ANALYZE) and
-times the median of R GETs of /documents/ through the real view (test client, logged in):
-page 1 with the default sort, sorted by name, and filtered on one category. The target is a
-page at the largest size within 2× of the page at the smallest.
+times R GETs of /documents/ through the real view (test client, logged in): page 1 with the
+default sort, sorted by name, and filtered on one category; for each, the median of the whole
+request (page_s), of its database part (db_s: count and slice) and of the count alone
+(count_s). The target is a page at the largest size within 2× of the page at the smallest.
 
 Then it times `blob_put` (encrypt, durable write, row) of a real 5 MB PDF against writing the
 same bytes to a file with the same durability (temporary file, write, flush, fsync, rename,
 fsync of the directory), and `blob_read` (read, GCM check, SHA-256 check) against a plain read
 of a file of the same size, interleaved, F runs each. Target: both at least 30 % of the raw
-throughput. The full HTTP upload (form, type sniffing, pypdf) and download (streamed response)
-are reported as well, outside the target.
+throughput. malloc is held still (see `Allocator`): "download" compares with recycled memory
+(the raw read is then a page-cache copy), "download_fresh_memory" with buffers faulted in anew
+on both sides. The full HTTP upload (form, type sniffing, pypdf) and download (streamed
+response) are reported as well, outside the target.
 
 Prints one JSON line on stdout; progress (and, with --explain, SQLite's query plans) goes to
 stderr.
 """
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -41,6 +45,7 @@ THROUGHPUT_TARGET = 0.30  # ours / raw baseline, at least
 PDF_LIMIT = 5_000_000  # DOCUMENT_MAX_BYTES
 BOUNDARY = "BancDocumentsLimite"
 SEED = 20260501
+WARMUP = 3  # runs not counted, before each series
 
 # What a person's record holds: (category, weight, titles).
 TITLES = [
@@ -237,7 +242,7 @@ QUERIES = {  # name → GET parameters of /documents/
 }
 
 
-def median_time(function, runs: int, warmup: int = 3) -> float:
+def median_time(function, runs: int, warmup: int = WARMUP) -> float:
     for _ in range(warmup):
         function()
     times = []
@@ -249,21 +254,24 @@ def median_time(function, runs: int, warmup: int = 3) -> float:
 
 
 def page_timings(client, space, runs: int, live: int) -> dict:
+    """Medians per query of the whole GET, of its database part (count and slice), and of the
+    count alone; the queries and the parts take turns run by run, so that a load on the
+    machine weighs on all of them alike."""
     from carnet.documents import selectors
     from carnet.documents.models import Category
 
-    result = {"documents": live}
+    probes = {}  # (query, part) → function
     for name, params in QUERIES.items():
+        query = selectors.ListQuery.from_params(params)
+        assert query.filter in ("", *Category.values)
+        rows = selectors.live_documents(space)
+        expected = rows.filter(category=query.filter).count() if query.filter else live
 
         def get(params=params):
             response = client.get("/documents/", params)
             assert response.status_code == 200, response.status_code
             return response
 
-        query = selectors.ListQuery.from_params(params)
-        assert query.filter in ("", *Category.values)
-        rows = selectors.live_documents(space)
-        expected = rows.filter(category=query.filter).count() if query.filter else live
         body = get().content.decode()
         assert f"sur {expected}</p>" in body, f"{name}: count {expected} not on the page"
         assert body.count('class="card document-row"') == min(20, expected), name
@@ -276,11 +284,19 @@ def page_timings(client, space, runs: int, live: int) -> dict:
         def count(query=query):
             return selectors.documents_page(space, query).paginator.count
 
-        result[name] = {
-            "page_s": round(median_time(get, runs), 5),
-            "db_s": round(median_time(db, runs), 5),
-            "count_s": round(median_time(count, runs), 5),
-        }
+        probes.update({(name, "page_s"): get, (name, "db_s"): db, (name, "count_s"): count})
+
+    times = {key: [] for key in probes}
+    for run in range(WARMUP + runs):
+        for key, function in probes.items():
+            started = time.perf_counter()
+            function()
+            if run >= WARMUP:
+                times[key].append(time.perf_counter() - started)
+    result = {"documents": live}
+    for (name, part), values in times.items():
+        result.setdefault(name, {})[part] = round(statistics.median(values), 5)
+    for name in QUERIES:
         log(f"  {name}: {result[name]}")
     return result
 
@@ -350,17 +366,49 @@ def raw_write(directory: Path, data: bytes) -> Path:
     return path
 
 
-def paired(ours, baseline, runs: int) -> tuple[float, float]:
-    """Medians of `ours` and `baseline`, interleaved run by run (after one warm-up each)."""
+class Allocator:
+    """glibc's malloc, held still: a 5 MB buffer costs a memory copy, or page faults too,
+    depending on whether malloc recycles freed memory or has just given it back to the system,
+    which its adaptive thresholds decide from the history of the process. Fixed thresholds make
+    it recycle (the "recycled" figures); `fresh()` gives everything back first, so that the next
+    call faults its buffers in (the "fresh" figures). Both sides of a comparison get the same."""
+
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
+    def __init__(self):
+        import ctypes
+
+        try:
+            self.libc = ctypes.CDLL(None)
+            self.libc.mallopt  # noqa: B018 (glibc only)
+            self.libc.malloc_trim  # noqa: B018
+        except (OSError, AttributeError):
+            self.libc = None
+
+    def fix(self) -> str:
+        if self.libc is None:
+            return "default"
+        self.libc.mallopt(self.M_MMAP_THRESHOLD, 64 << 20)
+        self.libc.mallopt(self.M_TRIM_THRESHOLD, 512 << 20)
+        return "glibc, fixed thresholds"
+
+    def fresh(self) -> None:
+        if self.libc is not None:
+            self.libc.malloc_trim(0)
+
+
+def paired(ours, baseline, runs: int, before=None) -> tuple[float, float]:
+    """Medians of `ours` and `baseline`, interleaved run by run (after one warm-up each);
+    `before` runs, untimed, before each timed call."""
     ours(), baseline()
     a, b = [], []
     for _ in range(runs):
-        started = time.perf_counter()
-        ours()
-        a.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        baseline()
-        b.append(time.perf_counter() - started)
+        for function, times in ((ours, a), (baseline, b)):
+            if before is not None:
+                before()
+            started = time.perf_counter()
+            function()
+            times.append(time.perf_counter() - started)
     return statistics.median(a), statistics.median(b)
 
 
@@ -374,7 +422,9 @@ def throughput(nbytes: int, ours: float, baseline: float) -> dict:
     }
 
 
-def file_timings(client, user, space, data_key, data: bytes, runs: int, raw_dir: Path) -> dict:
+def file_timings(
+    client, space, data_key, data: bytes, runs: int, raw_dir: Path, allocator: Allocator
+) -> dict:
     from django.conf import settings
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.db import transaction
@@ -383,8 +433,10 @@ def file_timings(client, user, space, data_key, data: bytes, runs: int, raw_dir:
     from carnet.core.blobs import blob_put, blob_read
     from carnet.documents.models import Document
 
+    assert settings.BLOB_DIR.parent == raw_dir.parent  # the same file system
     raw_dir.mkdir(parents=True, exist_ok=True)
     size = len(data)
+    title = "Scanner thoracique (banc d'essai)"
 
     def put():
         with transaction.atomic():  # as in document_add
@@ -399,12 +451,29 @@ def file_timings(client, user, space, data_key, data: bytes, runs: int, raw_dir:
 
     log(f"download: blob_read vs raw read ({runs} runs)…")
     down, down_raw = paired(lambda: blob_read(blob), raw_file.read_bytes, runs)
+    fresh, fresh_raw = paired(
+        lambda: blob_read(blob), raw_file.read_bytes, runs, before=allocator.fresh
+    )
+
+    # What the reads and writes spend their time on (same bytes, same run).
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    aead, nonce = AESGCM(AESGCM.generate_key(bit_length=256)), os.urandom(12)
+    sealed = aead.encrypt(nonce, data, b"aad")
+    parts = {
+        name: round(median_time(function, runs), 5)
+        for name, function in (
+            ("sha256_s", lambda: hashlib.sha256(data).hexdigest()),
+            ("aes_gcm_encrypt_s", lambda: aead.encrypt(nonce, data, b"aad")),
+            ("aes_gcm_decrypt_s", lambda: aead.decrypt(nonce, sealed, b"aad")),
+        )
+    }
 
     # The whole requests, through the views (not the target).
     body = encode_multipart(
         BOUNDARY,
         {
-            "title": "Scanner thoracique",
+            "title": title,
             "category": "RADIO_SC",
             "document_date": (datetime.now(UTC).date() - timedelta(days=3)).isoformat(),
             "file": SimpleUploadedFile("scanner.pdf", data, "application/pdf"),
@@ -418,7 +487,7 @@ def file_timings(client, user, space, data_key, data: bytes, runs: int, raw_dir:
 
     log(f"HTTP upload and download ({runs} runs)…")
     http_up = median_time(http_upload, runs, warmup=1)
-    doc = Document.objects.filter(space=space, title="Scanner thoracique").latest("id")
+    doc = Document.objects.filter(space=space, title=title).latest("id")
     assert doc.size == size and doc.media_type == "application/pdf"
 
     def http_download():
@@ -428,11 +497,12 @@ def file_timings(client, user, space, data_key, data: bytes, runs: int, raw_dir:
         assert len(received) == size
 
     http_down = median_time(http_download, runs, warmup=1)
-    assert settings.BLOB_DIR.is_relative_to(raw_dir.parent)
     return {
         "bytes": size,
+        "parts": parts,
         "upload": throughput(size, up, up_raw),
         "download": throughput(size, down, down_raw),
+        "download_fresh_memory": throughput(size, fresh, fresh_raw),
         "http_upload": {"seconds": round(http_up, 5), "mb_per_s": round(size / 1e6 / http_up, 1)},
         "http_download": {
             "seconds": round(http_down, 5),
@@ -457,6 +527,8 @@ def main() -> None:
         parser.error("--sizes: positive numbers, e.g. 100,10000,100000")
 
     began = time.perf_counter()
+    allocator = Allocator()
+    malloc = allocator.fix()
     tmp = Path(tempfile.mkdtemp(prefix="carnet-bench-documents-"))
     for name in ("DATABASE_URL", "EMAIL_URL", "SMS_URL", "REDIS_URL", "STORAGE_URL"):
         os.environ.pop(name, None)  # the embedded defaults: SQLite, blobs in a local directory
@@ -506,7 +578,7 @@ def main() -> None:
         log("building a 5 MB PDF…")
         data = make_pdf()
         files = file_timings(
-            client, user, space, data_key, data, args.file_runs, tmp / "var" / "raw"
+            client, space, data_key, data, args.file_runs, tmp / "var" / "raw", allocator
         )
         result = {
             "sizes": results,
@@ -515,6 +587,8 @@ def main() -> None:
             "pdf_bytes": files.pop("bytes"),
             "upload": files["upload"],
             "download": files["download"],
+            "download_fresh_memory": files["download_fresh_memory"],
+            "crypto_parts": files["parts"],
             "http_upload": files["http_upload"],
             "http_download": files["http_download"],
             "targets_met": {
@@ -522,7 +596,11 @@ def main() -> None:
                 "page_every_query": max(ratios.values()) <= PAGE_TARGET,
                 "upload": files["upload"]["ratio"] >= THROUGHPUT_TARGET,
                 "download": files["download"]["ratio"] >= THROUGHPUT_TARGET,
+                "download_fresh_memory": (
+                    files["download_fresh_memory"]["ratio"] >= THROUGHPUT_TARGET
+                ),
             },
+            "malloc": malloc,
             "seconds_total": round(time.perf_counter() - began, 1),
         }
         print(json.dumps(result), flush=True)

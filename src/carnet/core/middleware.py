@@ -38,7 +38,10 @@ class BodySizeLimitMiddleware:
         except ValueError:
             length = 0
         if length > limit:
-            response = render(request, "413.html", status=413)
+            from carnet.documents.files import megabytes
+
+            max_size = megabytes(settings.DOCUMENT_MAX_BYTES)
+            response = render(request, "413.html", {"max_size": max_size}, status=413)
             response["Connection"] = "close"  # the unread body must not be taken for a request
             return response
         return self.get_response(request)

@@ -8,7 +8,6 @@ pypdf, text as UTF-8 or Latin-1. A refusal names the problem in French; nothing 
 import io
 import re
 import unicodedata
-import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
@@ -44,8 +43,20 @@ CONTENT_NAMES = {
     "application/x-msdownload": "un programme exécutable",
     "application/x-executable": "un programme exécutable",
     "application/x-mach-binary": "un programme exécutable",
+    "application/postscript": "un document PostScript",
+    "application/msword": "un document Word",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "un document Word",
+    "application/vnd.oasis.opendocument.text": "un document OpenDocument",
+    "image/bmp": "une image BMP",
 }
-PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/tiff": "TIFF"}
+# Formats whose magic bytes are printable: named as such even when the rest reads as text.
+# (PostScript is left out: its mark, "%!", may begin a note, and it is text anyway.)
+TEXT_SHAPED = {"application/pdf", "application/rtf"}
+# What Pillow calls each accepted image type. Phones write their JPEGs as MPO (a JPEG with
+# extra pictures – depth map, preview – after it), which Pillow reports under that name.
+PILLOW_FORMATS = {"image/jpeg": {"JPEG", "MPO"}, "image/png": {"PNG"}, "image/tiff": {"TIFF"}}
+# What the title refuses (forms.NAME_FORBIDDEN): kept out of a title taken from a file name.
+TITLE_FORBIDDEN = re.compile(r"[<>]")
 # Text that a browser would run if it were ever served as HTML.
 MARKUP = re.compile(rb"<\s*(script|html|body|iframe|object|embed|svg|meta|!doctype)\b", re.I)
 CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
@@ -63,15 +74,23 @@ class CheckedFile:
     suggested_title: str
 
 
-def _mega(n: int) -> str:
+def megabytes(n: int) -> str:
     return f"{n / 1_000_000:g} Mo".replace(".", ",")
+
+
+def _millions(n: int) -> str:
+    """50_000_000 → '50 millions', 1_500_000 → '1,5 million'."""
+    count = f"{n / 1_000_000:g}".replace(".", ",")
+    return f"{count} {'millions' if n >= 2_000_000 else 'million'}"
 
 
 def safe_file_name(name: str) -> str:
     """The last component of a name from a browser, without control characters."""
     base = PureWindowsPath(PurePosixPath(name or "").name).name
     base = "".join(c for c in base if unicodedata.category(c)[0] != "C")
-    return base.strip().lstrip(".") or "document"
+    # Line and paragraph separators are not control characters, but end a line all the same.
+    base = "".join(" " if unicodedata.category(c) in ("Zl", "Zp") else c for c in base)
+    return re.sub(r"^[\s.]+", "", base).rstrip() or "document"  # no ".", "..", ". ." …
 
 
 def title_from_name(name: str) -> str:
@@ -79,19 +98,21 @@ def title_from_name(name: str) -> str:
     stem = safe_file_name(name)
     if "." in stem:
         stem = stem.rsplit(".", 1)[0]
-    stem = re.sub(r"[\s_]+", " ", stem).strip() or "Document"
+    stem = re.sub(r"[\s_]+", " ", TITLE_FORBIDDEN.sub(" ", stem)).strip() or "Document"
     return stem[: settings.CARNET["DOCUMENT_TITLE_MAX_LENGTH"]].strip()
 
 
 def extension_of(name: str) -> str:
+    """What follows the last dot, in lower case; none if that holds a space ("bilan. v2")."""
     base = safe_file_name(name)
-    return base.rsplit(".", 1)[-1].lower() if "." in base else ""
+    extension = base.rsplit(".", 1)[-1].lower() if "." in base else ""
+    return "" if any(c.isspace() for c in extension) else extension
 
 
 def file_check(name: str, data: bytes) -> CheckedFile:
     limit = settings.CARNET["DOCUMENT_MAX_BYTES"]
     if len(data) > limit:
-        raise FileRefused(f"Le fichier dépasse {_mega(limit)}.")
+        raise FileRefused(f"Le fichier dépasse {megabytes(limit)}.")
     if not data:
         raise FileRefused("Le fichier est vide.")
     extension = extension_of(name)
@@ -103,7 +124,16 @@ def file_check(name: str, data: bytes) -> CheckedFile:
         )
     expected, called = KINDS[extension]
     sniffed = _sniff(data)
-    if sniffed != (None if extension == "txt" else expected):  # text has no magic bytes
+    if extension == "txt":
+        # Text has no magic bytes, and a line may begin like one ("BMI : 24" reads as a BMP,
+        # "ID3" as an MP3): a sniffed type counts only if the bytes are binary, or if the
+        # format itself is printable (a PDF or RTF is not plain text, whatever its name).
+        mismatch = sniffed is not None and (
+            sniffed in TEXT_SHAPED or CONTROL_BYTES.search(data) is not None
+        )
+    else:
+        mismatch = sniffed != expected
+    if mismatch:
         content = CONTENT_NAMES.get(sniffed or "", "")
         detail = f" : son contenu est {content}" if content else ""
         raise FileRefused(f"Ce fichier n'est pas {called} valide{detail}.")
@@ -128,39 +158,41 @@ def _sniff(data: bytes) -> str | None:
     kind = filetype.guess(data[:8192])
     if kind is None:
         return None if data[:5] != b"%PDF-" else "application/pdf"
-    return {"image/x-ms-bmp": "image/bmp"}.get(kind.mime, kind.mime)
+    # An animated PNG is a PNG (browsers and Pillow read it as one).
+    return {"image/x-ms-bmp": "image/bmp", "image/apng": "image/png"}.get(kind.mime, kind.mime)
 
 
 def _check_image(data: bytes, media_type: str, called: str) -> None:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     invalid = f"Ce fichier n'est pas {called} valide."
     budget = settings.CARNET["IMAGE_MAX_PIXELS"]
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                if image.format != PILLOW_FORMATS[media_type]:
-                    raise FileRefused(invalid)
-                width, height = image.size
-                if width * height > budget:
-                    raise FileRefused(
-                        f"L'image est trop grande ({width} × {height} pixels) : "
-                        f"{budget // 1_000_000} millions de pixels au plus."
-                    )
-                image.load()  # decodes every pixel: a truncated image fails here
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise FileRefused(
-            f"L'image est trop grande : {budget // 1_000_000} millions de pixels au plus."
-        ) from exc
+        # Our pixel budget is checked before decoding; Pillow's own bomb check (an error at
+        # twice its MAX_IMAGE_PIXELS) stays as a second net. No global warnings filter: it is
+        # not thread-safe under threaded workers.
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format not in PILLOW_FORMATS[media_type]:
+                raise FileRefused(invalid)
+            width, height = image.size
+            if width * height > budget:
+                raise FileRefused(
+                    f"L'image est trop grande ({width} × {height} pixels) : "
+                    f"{_millions(budget)} de pixels au plus."
+                )
+            image.load()  # decodes every pixel: a truncated image fails here
+    except Image.DecompressionBombError as exc:
+        too_large = f"L'image est trop grande : {_millions(budget)} de pixels au plus."
+        raise FileRefused(too_large) from exc
     except FileRefused:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+    except Exception as exc:  # UnidentifiedImageError, OSError… and, on hostile input, TypeError…
         raise FileRefused(invalid) from exc
-    # Nothing may follow the image's end marker (a file hidden behind a picture).
+    # After the image's end marker: phones append maker data or a "motion photo" video to
+    # their JPEGs, which is kept; web code hidden there is refused (archives were refused above).
     tail = data.rstrip(b"\x00")
-    if media_type == "image/jpeg" and not tail.endswith(b"\xff\xd9"):
-        raise FileRefused(f"{invalid[:-1]} : des données suivent la fin de l'image.")
+    if media_type == "image/jpeg" and not tail.endswith(b"\xff\xd9") and MARKUP.search(data):
+        raise FileRefused(f"{invalid[:-1]} : du code de page web suit la fin de l'image.")
     if media_type == "image/png" and not tail.endswith(b"IEND\xaeB`\x82"):
         raise FileRefused(f"{invalid[:-1]} : des données suivent la fin de l'image.")
 
@@ -190,12 +222,18 @@ def _check_pdf(data: bytes) -> None:
 
 
 def _check_rtf(data: bytes) -> None:
+    data = data.rstrip(b"\x00")  # WordPad ends its files with a NUL byte
     if CONTROL_BYTES.search(data) or not data.rstrip().endswith(b"}"):
         raise FileRefused("Ce fichier n'est pas un document RTF valide.")
 
 
 def _check_text(data: bytes) -> str:
     """Plain text in UTF-8 (a BOM allowed) or Latin-1; returns the media type with charset."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise FileRefused(
+            "Ce fichier texte est enregistré en UTF-16 : enregistrez-le en UTF-8, "
+            "puis ajoutez-le à nouveau."
+        )
     if CONTROL_BYTES.search(data):
         raise FileRefused(
             "Ce fichier n'est pas un fichier texte valide : il contient des données binaires."

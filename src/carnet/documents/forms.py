@@ -1,5 +1,7 @@
 """Document forms: every rule is checked here, on the server, whatever the browser said."""
 
+import unicodedata
+
 from django import forms
 from django.conf import settings
 from django.utils import timezone
@@ -7,11 +9,14 @@ from django.utils import timezone
 from carnet.core import clock
 from carnet.core.forms import CarnetForm
 
-from .files import ACCEPT_ATTRIBUTE, ACCEPTED_EXTENSIONS, FileRefused, file_check
+from .files import ACCEPT_ATTRIBUTE, ACCEPTED_EXTENSIONS, FileRefused, file_check, megabytes
 from .models import Category
 
 TITLE_MAX = settings.CARNET["DOCUMENT_TITLE_MAX_LENGTH"]
-NAME_FORBIDDEN = set("<>") | {chr(c) for c in range(32)}
+NAME_FORBIDDEN = set("<>")
+# Invisible characters a paste can bring (zero-width spaces, bidi overrides that would turn a
+# download name around): removed, not refused, since the person cannot see them.
+INVISIBLE = {"Cc", "Cf", "Cs"}
 
 
 def _date_widget():
@@ -48,9 +53,13 @@ class DocumentFieldsForm(CarnetForm):
     )
 
     def clean_title(self):
-        title = " ".join(self.cleaned_data.get("title", "").split())
+        title = " ".join(self.cleaned_data.get("title", "").split())  # tabs, newlines → spaces
+        title = "".join(c for c in title if unicodedata.category(c) not in INVISIBLE)
+        title = " ".join(title.split())
         if any(c in NAME_FORBIDDEN for c in title):
             raise forms.ValidationError("Le titre ne doit pas contenir les caractères < ou >.")
+        if not title and self.fields["title"].required:
+            raise forms.ValidationError(self.fields["title"].error_messages["required"])
         return title
 
     def clean_document_date(self):
@@ -66,7 +75,8 @@ class UploadForm(DocumentFieldsForm):
     file = forms.FileField(
         label="Choisir un fichier",
         help_text=(
-            f"Formats acceptés : {', '.join(ACCEPTED_EXTENSIONS)}. Taille maximale : 5 Mo. "
+            f"Formats acceptés : {', '.join(ACCEPTED_EXTENSIONS)}. "
+            f"Taille maximale : {megabytes(settings.CARNET['DOCUMENT_MAX_BYTES'])}. "
             "Un seul fichier peut être déposé à la fois."
         ),
         widget=forms.FileInput(attrs={"accept": ACCEPT_ATTRIBUTE}),
@@ -89,10 +99,12 @@ class UploadForm(DocumentFieldsForm):
             self.initial.setdefault("document_date", timezone.localdate(clock.now()))
 
     def clean_file(self):
-        uploads = self.files.getlist(self.add_prefix("file")) if self.files else []
+        getlist = getattr(self.files, "getlist", None)
+        uploads = getlist(self.add_prefix("file")) if getlist else []
         if len(uploads) > 1:
             raise forms.ValidationError("Un seul fichier peut être déposé à la fois.")
         upload = self.cleaned_data["file"]
+        upload.seek(0)
         try:
             return file_check(upload.name, upload.read())
         except FileRefused as exc:

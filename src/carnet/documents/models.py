@@ -92,10 +92,19 @@ class Document(models.Model):
                 condition=LIVE & Q(pinned=True),
                 name="doc_live_pinned",
             ),
+            # "1 - 20 sur N": the count reads this index only, never the table (SQLite does not
+            # count through a partial index whose columns miss `deleted_at`).
+            models.Index(fields=["space", "deleted_at"], condition=LIVE, name="doc_live_count"),
+            # "Documents supprimés" of a space, and the purge sweep across all spaces.
             models.Index(
-                fields=["space", "deleted_at"],
+                fields=["space", "-deleted_at", "-id"],
                 condition=Q(deleted_at__isnull=False),
                 name="doc_deleted",
+            ),
+            models.Index(
+                fields=["deleted_at", "id"],
+                condition=Q(deleted_at__isnull=False),
+                name="doc_deleted_due",
             ),
         ]
         constraints = [
