@@ -8,6 +8,7 @@ pypdf, text as UTF-8 or Latin-1. A refusal names the problem in French; nothing 
 import io
 import re
 import unicodedata
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
@@ -60,6 +61,11 @@ TITLE_FORBIDDEN = re.compile(r"[<>]")
 # Text that a browser would run if it were ever served as HTML.
 MARKUP = re.compile(rb"<\s*(script|html|body|iframe|object|embed|svg|meta|!doctype)\b", re.I)
 CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+# Our own budget (IMAGE_MAX_PIXELS, below Pillow's) refuses large images before decoding:
+# Pillow's warning for them is noise. Set once at import, never toggled (thread-safe).
+warnings.filterwarnings("ignore", message="Image size .* could be decompression bomb")
 
 
 class FileRefused(ValueError):
@@ -169,8 +175,7 @@ def _check_image(data: bytes, media_type: str, called: str) -> None:
     budget = settings.CARNET["IMAGE_MAX_PIXELS"]
     try:
         # Our pixel budget is checked before decoding; Pillow's own bomb check (an error at
-        # twice its MAX_IMAGE_PIXELS) stays as a second net. No global warnings filter: it is
-        # not thread-safe under threaded workers.
+        # twice its MAX_IMAGE_PIXELS) stays as a second net.
         with Image.open(io.BytesIO(data)) as image:
             if image.format not in PILLOW_FORMATS[media_type]:
                 raise FileRefused(invalid)
