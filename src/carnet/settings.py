@@ -268,6 +268,9 @@ DOCUMENT_MAX_BYTES = 5_000_000
 UPLOAD_BODY_OVERHEAD = 64 * 1024  # the form's other fields and the multipart boundaries
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = DOCUMENT_MAX_BYTES + UPLOAD_BODY_OVERHEAD
+# Flash messages may name a document: kept in the server-side session, never in a cookie
+# (the default cookie storage is signed, not encrypted).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 LETTERS_DIR = Path(env("CARNET_LETTERS_DIR", default=str(VAR_DIR / "letters")))
 
 SERVICE_NAME = "Carnet"
@@ -330,6 +333,11 @@ CARNET = {
     "DOCUMENT_SEARCH_MAX_LENGTH": 100,
     "DOCUMENT_RETENTION": timedelta(days=30),  # in "Documents supprimés", then purged
     "IMAGE_MAX_PIXELS": 50_000_000,  # larger images are refused (decompression bombs)
+    # The file checks (Pillow, pypdf) of an upload run in a child process with these bounds: a
+    # hostile file that would take longer or more memory is refused, the web worker unharmed.
+    "FILE_CHECK_CPU_SECONDS": 5,
+    "FILE_CHECK_TIMEOUT_SECONDS": 10,
+    "FILE_CHECK_MEMORY_BYTES": 768 * 1024 * 1024,
     "CARE_HISTORY_MONTHS": 24,
     "WORKER_TICK_INTERVAL_SECONDS": 60,
 }

@@ -100,6 +100,9 @@ def test_another_space_document_is_a_404_like_a_random_id(
                                     object_type="document").exists()  # fmt: skip
 
 
+ON = {"valeur": "1"}
+
+
 def test_the_owner_reaches_the_same_urls(alice_client, alice):
     """The other side of the test above: with the owner, the same URLs do what they say."""
     mine = add_document(alice)
@@ -107,8 +110,8 @@ def test_the_owner_reaches_the_same_urls(alice_client, alice):
     assert alice_client.get(_url(mine.public_id, "fichier/")).status_code == 200
     assert alice_client.get(_url(mine.public_id, "modifier/")).status_code == 200
     assert alice_client.get(_url(mine.public_id, "supprimer/")).status_code == 200
-    assert alice_client.post(_url(mine.public_id, "epingler/")).status_code == 302
-    assert alice_client.post(_url(mine.public_id, "masquer/")).status_code == 302
+    assert alice_client.post(_url(mine.public_id, "epingler/"), ON).status_code == 302
+    assert alice_client.post(_url(mine.public_id, "masquer/"), ON).status_code == 302
     assert alice_client.post(_url(mine.public_id, "supprimer/")).status_code == 302
     assert alice_client.post(_url(mine.public_id, "restaurer/")).status_code == 302
     mine.refresh_from_db()

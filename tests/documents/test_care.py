@@ -392,7 +392,7 @@ def test_hiding_an_entry_sets_the_flag_shows_the_badge_and_is_audited(alice, ali
     event = _event(alice.person, date(2026, 10, 2))
     url = f"/documents/historique-des-soins/{event.pk}/masquer/"
 
-    response = alice_client.post(url)
+    response = alice_client.post(url, {"valeur": "1"})
 
     assert response.status_code == 302
     assert response["Location"] == "/documents/historique-des-soins/"
@@ -406,7 +406,10 @@ def test_hiding_an_entry_sets_the_flag_shows_the_badge_and_is_audited(alice, ali
     assert (audit.object_type, audit.object_id) == ("soin", str(event.pk))
     assert "Consultation" not in str(audit.detail)
 
-    alice_client.post(url)
+    alice_client.post(url, {"valeur": "1"})  # sent twice (double click): still hidden
+    event.refresh_from_db()
+    assert event.hidden
+    alice_client.post(url, {"valeur": "0"})
     event.refresh_from_db()
     assert not event.hidden
     assert Event.objects.filter(action="soin_affiche").count() == 1
@@ -415,7 +418,9 @@ def test_hiding_an_entry_sets_the_flag_shows_the_badge_and_is_audited(alice, ali
 
 def test_another_persons_entry_cannot_be_hidden(alice_client, bob):
     event = _event(bob.person, date(2026, 10, 2))
-    response = alice_client.post(f"/documents/historique-des-soins/{event.pk}/masquer/")
+    response = alice_client.post(
+        f"/documents/historique-des-soins/{event.pk}/masquer/", {"valeur": "1"}
+    )
     assert response.status_code == 404
     event.refresh_from_db()
     assert not event.hidden

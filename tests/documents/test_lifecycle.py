@@ -256,9 +256,9 @@ def test_every_action_is_audited_without_its_title(
         f"{base}modifier/",
         {"title": f"{TITLE} 2", "category": "RADIO_SC", "document_date": "2026-01-02"},
     )
-    for _ in range(2):
-        alice_client.post(f"{base}epingler/")
-        alice_client.post(f"{base}masquer/")
+    for value in ("1", "0"):
+        alice_client.post(f"{base}epingler/", {"valeur": value})
+        alice_client.post(f"{base}masquer/", {"valeur": value})
     alice_client.post(f"{base}supprimer/")
     alice_client.post(f"{base}restaurer/")
     alice_client.post(f"{base}supprimer/")

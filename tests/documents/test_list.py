@@ -117,9 +117,9 @@ def test_filter_pinned(alice_client, alice):
     assert '<option value="epingles" selected>Épinglés</option>' in response.content.decode()
     # Pinning through the page puts a document in the filter; unpinning takes it out.
     ordinary = Document.objects.get(title="Ordinaire")
-    alice_client.post(f"/documents/{ordinary.public_id}/epingler/")
+    alice_client.post(f"/documents/{ordinary.public_id}/epingler/", {"valeur": "1"})
     assert "Ordinaire" in listed(alice_client.get("/documents/?filtre=epingles"))
-    alice_client.post(f"/documents/{ordinary.public_id}/epingler/")
+    alice_client.post(f"/documents/{ordinary.public_id}/epingler/", {"valeur": "0"})
     assert "Ordinaire" not in listed(alice_client.get("/documents/?filtre=epingles"))
 
 

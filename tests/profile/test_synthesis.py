@@ -323,3 +323,15 @@ def test_advance_directives_are_one_document_a_new_one_replaces_the_previous(cli
     assert replaced.deleted_at is not None  # restorable in "Documents supprimés"
     page = client.get("/profil-medical/entourage/modifier/").content.decode()
     assert "Directives 2026" in page and "Remplacer mes directives anticipées" in page
+
+
+def test_a_synthesis_too_large_for_a_document_is_said_not_a_500(client, patient, settings):
+    from carnet.documents.models import Document
+
+    user, space, _ = patient
+    settings.CARNET = {**settings.CARNET, "DOCUMENT_MAX_BYTES": 1000}
+    client.force_login(user)
+    response = client.post(SAVE_URL, follow=True)
+    assert response.status_code == 200
+    assert "La synthèse n&#x27;a pas pu être enregistrée" in response.content.decode()
+    assert not Document.objects.filter(space=space).exists()

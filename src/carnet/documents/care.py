@@ -264,6 +264,10 @@ def _persons(nirs: list[str], cache: dict[str, tuple[int, str] | None]) -> None:
         chunk = wanted[start : start + _LOOKUP_SIZE]
         for nir in chunk:
             cache[nir] = None
+        # Lock the spaces until the file commits: a purge (which takes the same rows FOR
+        # UPDATE) waits, so no care event lands in a space purged during the import.
+        spaces = Space.objects.select_for_update(no_key=True).filter(person__nir__in=chunk)
+        list(spaces.order_by("pk").values_list("pk", flat=True))
         rows = InsuredPerson.objects.filter(nir__in=chunk).values_list("nir", "id", "space__state")
         for nir, person_id, state in rows:
             cache[nir] = (person_id, state or "")

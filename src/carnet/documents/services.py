@@ -13,12 +13,17 @@ from django.db import transaction
 from carnet.audit.services import Entry as AuditEntry
 from carnet.audit.services import events_record
 from carnet.core import blobs, clock
+from carnet.enrollment.models import Space
 from carnet.enrollment.services import space_data_key
 
 from .files import CheckedFile
 from .models import CareEvent, Category, Document, DocumentSettings
 
 log = logging.getLogger(__name__)
+
+
+class SpaceNotWritable(Exception):
+    """The space is no longer active (closed or purged meanwhile): nothing is added."""
 
 
 class DocumentUnreadable(Exception):
@@ -70,6 +75,11 @@ def document_add(
     kind, name, establishment = _author_of(user)
     now = clock.now()
     with transaction.atomic():
+        # Under the space's lock: a purge or closure cannot slip in between the check of the
+        # state and the insert, and two advance directives added at once replace in turn.
+        locked = Space.objects.select_for_update().only("state").get(pk=space.pk)
+        if locked.state != Space.State.ACTIVE:
+            raise SpaceNotWritable(locked.state)
         blob = blobs.blob_put(data_key=data_key, plaintext=checked.data)
         doc = Document.objects.create(
             space=space,

@@ -5,6 +5,7 @@ import unicodedata
 
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import SuspiciousOperation
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -63,15 +64,18 @@ def add(request):
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        doc = services.document_add(
-            user=request.user,
-            space=space,
-            checked=data["file"],
-            title=data["title"],
-            category=data["category"],
-            document_date=data["document_date"],
-            client=client_address(request),
-        )
+        try:
+            doc = services.document_add(
+                user=request.user,
+                space=space,
+                checked=data["file"],
+                title=data["title"],
+                category=data["category"],
+                document_date=data["document_date"],
+                client=client_address(request),
+            )
+        except services.SpaceNotWritable as exc:  # closed while the file was on its way
+            raise Http404 from exc
         messages.success(request, f"Le document « {doc.title} » a été ajouté.")
         return redirect("documents:detail", public_id=doc.public_id)
     status = 400 if form.is_bound else 200
@@ -113,6 +117,7 @@ def content(request, public_id):
     # Whatever the file holds, it cannot run script in our origin.
     response["Content-Security-Policy"] = "sandbox"
     response["Cache-Control"] = "no-store, private"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
 
 
@@ -133,11 +138,20 @@ def edit(request, public_id):
     return render(request, "documents/edit.html", {"form": form, "doc": doc})
 
 
+def _wanted(request) -> bool:
+    """The state the form asks for ("1" or "0"), never a toggle: a double click or a resent
+    form must not undo a privacy choice."""
+    value = request.POST.get("valeur")
+    if value not in ("0", "1"):
+        raise SuspiciousOperation("valeur attendue : 0 ou 1")
+    return value == "1"
+
+
 @require_POST
 def pin(request, public_id):
     space = selectors.documents_space(request.user)
     doc = selectors.document_of_space(space, public_id)
-    pinned = not doc.pinned
+    pinned = _wanted(request)
     services.document_pin(user=request.user, doc=doc, pinned=pinned, client=client_address(request))
     messages.success(
         request, "Le document est épinglé." if pinned else "Le document n'est plus épinglé."
@@ -149,7 +163,7 @@ def pin(request, public_id):
 def hide(request, public_id):
     space = selectors.documents_space(request.user)
     doc = selectors.document_of_space(space, public_id)
-    hidden = not doc.hidden
+    hidden = _wanted(request)
     services.document_hide(
         user=request.user, doc=doc, hidden=hidden, client=client_address(request)
     )
@@ -240,7 +254,7 @@ def care_history(request):
 def care_hide(request, pk):
     space = selectors.documents_space(request.user)
     event = selectors.care_event_of_space(space, pk)
-    hidden = not event.hidden
+    hidden = _wanted(request)
     services.care_event_hide(
         user=request.user, space=space, event=event, hidden=hidden, client=client_address(request)
     )

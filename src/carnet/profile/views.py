@@ -148,9 +148,20 @@ def synthesis(request):
 @require_http_methods(["POST"])
 def synthesis_save(request):
     from carnet.core.http import client_address
+    from carnet.documents.files import FileRefused
 
     space = selectors.profile_space(request.user)
-    doc = services.synthesis_save(user=request.user, space=space, client=client_address(request))
+    try:
+        doc = services.synthesis_save(
+            user=request.user, space=space, client=client_address(request)
+        )
+    except FileRefused as exc:  # e.g. a synthesis over the 5 Mo of a document
+        messages.error(
+            request,
+            f"La synthèse n'a pas pu être enregistrée dans vos documents : {exc} "
+            "Vous pouvez toujours la télécharger.",
+        )
+        return redirect("profile:index")
     messages.success(
         request, f"Votre synthèse est enregistrée dans vos documents : « {doc.title} »."
     )

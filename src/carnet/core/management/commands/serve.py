@@ -26,6 +26,10 @@ class Command(BaseCommand):
             str(workers),
             "--access-logfile",
             "-",
+            # Path only: a query string (a search in document titles) or a Referer could carry
+            # health content (DESIGN invariant 7).
+            "--access-logformat",
+            '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(L)s',
             "--forwarded-allow-ips",
             "127.0.0.1",
         ]
