@@ -3,10 +3,21 @@
 The type is sniffed from the content (magic bytes, the `filetype` package), must agree with the
 extension, and the file must then decode: images with Pillow (within a pixel budget), PDFs with
 pypdf, text as UTF-8 or Latin-1. A refusal names the problem in French; nothing is stored.
+
+An upload is checked by `file_check_isolated`: `file_check` in a child process bounded in CPU,
+memory and time, since a small hostile file (a decompression bomb, a parser trap) can cost
+seconds and gigabytes to decode. `file_check` itself stays a pure function, for our own files.
 """
 
 import io
+import json
+import logging
+import os
 import re
+import resource
+import select
+import signal
+import time
 import unicodedata
 import warnings
 import zipfile
@@ -61,6 +72,9 @@ TITLE_FORBIDDEN = re.compile(r"[<>]")
 # Text that a browser would run if it were ever served as HTML.
 MARKUP = re.compile(rb"<\s*(script|html|body|iframe|object|embed|svg|meta|!doctype)\b", re.I)
 CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+TOO_COMPLEX = "Ce fichier est trop complexe pour être vérifié : il n'a pas été ajouté."
+
+log = logging.getLogger(__name__)
 
 
 # Our own budget (IMAGE_MAX_PIXELS, below Pillow's) refuses large images before decoding:
@@ -158,6 +172,103 @@ def file_check(name: str, data: bytes) -> CheckedFile:
     )
 
 
+def file_check_isolated(name: str, data: bytes) -> CheckedFile:
+    """`file_check` in a child process, bounded by settings.CARNET["FILE_CHECK_*"].
+
+    The child only computes (no database, no Django request machinery), reports in a few bytes of
+    JSON on a pipe, and leaves with os._exit. A child that is killed by its limits, crashes or
+    stays silent past the timeout means a refusal; it is always killed and reaped before return.
+    """
+    limits = settings.CARNET
+    _preload()  # imported once in the worker, not again in each child
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to spare: a server error, not a verdict on the file
+        os.close(read_end)
+        os.close(write_end)
+        raise
+    if pid == 0:  # the child: never returns
+        cpu, memory = limits["FILE_CHECK_CPU_SECONDS"], limits["FILE_CHECK_MEMORY_BYTES"]
+        _check_in_child(name, data, write_end, cpu, memory)
+    os.close(write_end)
+    try:
+        report = _read_report(read_end, limits["FILE_CHECK_TIMEOUT_SECONDS"])
+    finally:
+        os.close(read_end)
+        os.kill(pid, signal.SIGKILL)  # harmless if it has exited: not yet reaped, the pid is ours
+        _, status = os.waitpid(pid, 0)
+    try:
+        result = json.loads(report)
+    except (TypeError, ValueError):  # None (timed out) or cut short (killed, crashed)
+        code = os.waitstatus_to_exitcode(status)
+        ended = f"killed by signal {-code}" if code < 0 else f"exited with {code}"
+        reason = "timed out" if report is None else f"{ended}, no result"
+        log.warning("file check of an upload %s: refused as too complex", reason)
+        raise FileRefused(TOO_COMPLEX) from None
+    if "refused" in result:
+        raise FileRefused(result["refused"])
+    return CheckedFile(data=data, **result)
+
+
+def _preload() -> None:
+    import pypdf  # noqa: F401
+    from PIL import Image
+
+    Image.init()  # every image plugin (Pillow imports them lazily, TIFF's at the first TIFF)
+
+
+def _check_in_child(name, data, write_end, cpu_seconds, memory_bytes):
+    status = 1
+    try:
+        _lower_limit(resource.RLIMIT_CORE, 0)  # no core file holding a patient's document
+        # Past the soft CPU limit the kernel sends SIGXCPU (which ends the process), SIGKILL a
+        # second later.
+        _lower_limit(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1)
+        # The memory budget counts from the worker's virtual size (what it has freed but kept
+        # mapped can be reused too: the bound is approximate by that much).
+        if os.path.exists("/proc/self/statm"):
+            with open("/proc/self/statm") as statm:
+                size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+            _lower_limit(resource.RLIMIT_AS, size + memory_bytes)
+        try:
+            checked = file_check(name, data)
+            report = {
+                "media_type": checked.media_type,
+                "extension": checked.extension,
+                "suggested_title": checked.suggested_title,
+            }
+        except FileRefused as exc:
+            report = {"refused": str(exc)}
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write(json.dumps(report).encode())
+        status = 0
+    finally:  # whatever happened (MemoryError…): no cleanup, no atexit, no Django
+        os._exit(status)
+
+
+def _lower_limit(which: int, soft: int, hard: int | None = None) -> None:
+    _, current = resource.getrlimit(which)
+    hard = soft if hard is None else hard
+    if current != resource.RLIM_INFINITY:
+        soft, hard = min(soft, current), min(hard, current)
+    resource.setrlimit(which, (soft, hard))
+
+
+def _read_report(fd: int, timeout: float) -> bytes | None:
+    """Everything the child writes until it ends; None if it is still running at the timeout."""
+    deadline = time.monotonic() + timeout
+    chunks = []
+    while (left := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([fd], [], [], left)
+        if ready:
+            chunk = os.read(fd, 65536)
+            if not chunk:  # end of file: the child has exited
+                return b"".join(chunks)
+            chunks.append(chunk)
+    return None
+
+
 def _sniff(data: bytes) -> str | None:
     if data.startswith(b"{\\rtf"):
         return "application/rtf"
@@ -189,7 +300,7 @@ def _check_image(data: bytes, media_type: str, called: str) -> None:
     except Image.DecompressionBombError as exc:
         too_large = f"L'image est trop grande : {_millions(budget)} de pixels au plus."
         raise FileRefused(too_large) from exc
-    except FileRefused:
+    except (FileRefused, MemoryError):  # MemoryError: see file_check_isolated
         raise
     except Exception as exc:  # UnidentifiedImageError, OSError… and, on hostile input, TypeError…
         raise FileRefused(invalid) from exc
@@ -202,23 +313,35 @@ def _check_image(data: bytes, media_type: str, called: str) -> None:
         raise FileRefused(f"{invalid[:-1]} : des données suivent la fin de l'image.")
 
 
+def _pdf_limits() -> dict[str, int]:
+    """pypdf's caps on a decoded stream (75 Mo by default), brought down to 4 × the file limit."""
+    cap = 4 * settings.CARNET["DOCUMENT_MAX_BYTES"]
+    names = ("zlib", "lzw", "run_length", "jbig2", "brotli")
+    return {
+        **{f"{name}_maximum_output_length": cap for name in names},
+        "array_based_stream_maximum_output_length": cap,
+        "stream_decoding_work_maximum_length": cap,
+    }
+
+
 def _check_pdf(data: bytes) -> None:
-    from pypdf import PdfReader
+    from pypdf import PdfReader, apply_configuration
     from pypdf.errors import PyPdfError
 
     invalid = "Ce fichier n'est pas un PDF valide."
     if b"%%EOF" not in data[-1024:]:
         raise FileRefused(f"{invalid[:-1]} : il est incomplet (fin du fichier absente).")
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise FileRefused(
-                "Ce PDF est protégé par un mot de passe : enregistrez-le sans protection, "
-                "puis ajoutez-le à nouveau."
-            )
-        if len(reader.pages) == 0:
-            raise FileRefused(f"{invalid[:-1]} : il ne contient aucune page.")
-    except FileRefused:
+        with apply_configuration(**_pdf_limits()):
+            reader = PdfReader(io.BytesIO(data), strict=False)
+            if reader.is_encrypted and not reader.decrypt(""):
+                raise FileRefused(
+                    "Ce PDF est protégé par un mot de passe : enregistrez-le sans protection, "
+                    "puis ajoutez-le à nouveau."
+                )
+            if len(reader.pages) == 0:
+                raise FileRefused(f"{invalid[:-1]} : il ne contient aucune page.")
+    except (FileRefused, MemoryError):  # MemoryError: see file_check_isolated
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise FileRefused(invalid) from exc
