@@ -103,7 +103,7 @@ def test_first_login_by_email_welcome_navigation_and_logout(ui, alice):
 
     # A later login goes to the page the person was going to (?next=), not to the welcome
     steps.log_in(ui, "alice.martin", PASSWORD, email="alice.martin@exemple.fr")
-    tab.expect_heading("Documents")
+    tab.expect_heading("Mes documents")
     tab.follow("Accueil")
     tab.expect_heading("Bonjour Alice")
 
