@@ -7,8 +7,10 @@ from datetime import timedelta
 import pytest
 from aiosmtpd.controller import Controller
 
+from carnet.accounts.models import User
 from carnet.core import clock
 from carnet.enrollment import services
+from tests.enrollment.helpers import PASSWORD, activate
 from tests.factories import InsuredPersonFactory
 
 
@@ -82,3 +84,37 @@ def smtp_server(settings):
         yield collector
     finally:
         controller.stop()
+
+
+# --- Patients with an active space, and a professional (profile, documents…) ----------------
+
+
+@pytest.fixture
+def alice(issue_code):
+    """An active patient born on 17 May 1980 (the factory's birth date)."""
+    issued = issue_code(first_name="Alice", email="alice.martin@exemple.fr")
+    return activate(issued, identifier="alice.martin")
+
+
+@pytest.fixture
+def bob(issue_code):
+    """Another active patient, with his own space."""
+    issued = issue_code(first_name="Bob", email="bob.durand@exemple.fr")
+    return activate(issued, identifier="bob.durand")
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def professional(db):
+    return User.objects.create_user(
+        "dr.bernard.pro",
+        PASSWORD,
+        kind=User.Kind.PROFESSIONAL,
+        email="dr.bernard@exemple.fr",
+        email_verified=True,
+    )

@@ -1,29 +1,9 @@
-"""Fixtures of the documents tests: patients with an active space, and real small files."""
+"""Real small files for the documents tests (the patients alice and bob are in
+tests/conftest.py)."""
 
 import io
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-
-from tests.enrollment.helpers import activate
-
-
-@pytest.fixture
-def alice(issue_code):
-    issued = issue_code(first_name="Alice", email="alice.martin@exemple.fr")
-    return activate(issued, identifier="alice.martin")
-
-
-@pytest.fixture
-def bob(issue_code):
-    issued = issue_code(first_name="Bob", email="bob.durand@exemple.fr")
-    return activate(issued, identifier="bob.durand")
-
-
-@pytest.fixture
-def alice_client(client, alice):
-    client.force_login(alice)
-    return client
 
 
 def pdf_bytes(text: str = "Compte rendu de consultation", pages: int = 1) -> bytes:

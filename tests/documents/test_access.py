@@ -9,11 +9,10 @@ from urllib.parse import quote
 import pytest
 from django.test import Client
 
-from carnet.accounts.models import User
 from carnet.audit.models import Event
 from carnet.documents.models import Document
 from carnet.enrollment import services as enrollment
-from tests.enrollment.helpers import PASSWORD, space_of
+from tests.enrollment.helpers import space_of
 
 from .conftest import form_data, image_bytes, pdf_bytes, upload
 
@@ -24,17 +23,6 @@ ACTIONS = ["", "fichier/", "fichier/?telecharger=1", "modifier/", "epingler/", "
 LIST_PAGES = ["/documents/", "/documents/ajouter/", "/documents/supprimes/",
               "/documents/preferences/"]  # fmt: skip
 EDIT = {"title": "Piraté", "category": "AUTR_DOC", "document_date": "2020-01-01"}
-
-
-@pytest.fixture
-def professional(db):
-    return User.objects.create_user(
-        "dr.bernard.pro",
-        PASSWORD,
-        kind=User.Kind.PROFESSIONAL,
-        email="dr.bernard@exemple.fr",
-        email_verified=True,
-    )
 
 
 def add_document(user, name="Compte rendu.pdf", data=None, **fields) -> Document:

@@ -1,7 +1,6 @@
 """Renaming a document, changing its category or date: every rule through the HTTP form, the
 error next to its field (aria-invalid) and nothing changed; then a success, audited."""
 
-import html
 import re
 from datetime import timedelta
 
@@ -10,6 +9,7 @@ import pytest
 from carnet.audit.models import Event
 from carnet.core import clock
 from carnet.documents.models import Document
+from tests.pages import field_error
 
 from .test_access import add_document
 from .test_list import bulk_documents
@@ -17,14 +17,6 @@ from .test_list import bulk_documents
 pytestmark = pytest.mark.django_db
 
 VALID = {"title": "Échographie cardiaque", "category": "RADIO_SC", "document_date": "2026-03-14"}
-
-
-def field_error(page: str, field: str) -> str | None:
-    """The text of the error shown next to the field (unescaped), or None."""
-    found = re.search(
-        rf'<p class="error-message" id="id_{field}-erreur">(.*?)</p>', page, re.DOTALL
-    )
-    return html.unescape(found.group(1)).strip() if found else None
 
 
 def input_tag(page: str, field: str) -> str:

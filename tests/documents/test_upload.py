@@ -2,7 +2,6 @@
 back byte for byte; every bad file is refused in French, next to the field, and leaves nothing
 behind (no Document row, no Blob row, no file in the blob store)."""
 
-import html
 import io
 import re
 import struct
@@ -17,6 +16,7 @@ from carnet.audit.models import Event
 from carnet.core import clock
 from carnet.core.models import Blob
 from carnet.documents.models import Document
+from tests.pages import field_error, is_invalid
 
 from .conftest import form_data, image_bytes, pdf_bytes, upload
 
@@ -27,19 +27,6 @@ ACCEPTED = "Formats acceptés : .jpeg, .jpg, .pdf, .png, .rtf, .txt, .tif, .tiff
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def field_error(page: str, field: str) -> str | None:
-    """The text of the error shown next to the field (unescaped), or None."""
-    found = re.search(
-        rf'<p class="error-message" id="id_{field}-erreur">(.*?)</p>', page, re.DOTALL
-    )
-    return html.unescape(found.group(1)).strip() if found else None
-
-
-def is_invalid(page: str, field: str) -> bool:
-    tag = re.search(rf'<(?:input|select|textarea)[^>]*\bid="id_{field}"[^>]*>', page)
-    return bool(tag) and 'aria-invalid="true"' in tag.group(0)
 
 
 def stored_files() -> list:

@@ -14,8 +14,7 @@ import pytest
 from carnet.profile import models
 from carnet.profile.sections import SECTIONS
 from tests.enrollment.helpers import at
-
-from .conftest import field_error, is_invalid
+from tests.pages import field_error, is_invalid
 
 NOW = datetime(2025, 6, 15, 10, 0, tzinfo=ZoneInfo("Europe/Paris"))
 
