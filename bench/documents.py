@@ -25,20 +25,18 @@ Prints one JSON line on stdout; progress (and, with --explain, SQLite's query pl
 stderr.
 """
 
-import argparse
 import hashlib
 import io
-import json
 import os
 import random
-import shutil
 import statistics
-import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from _common import argument_parser, log, result_print, synthetic_space, throwaway_carnet, timed
 
 PAGE_TARGET = 2.0  # page at the largest size / page at the smallest, at most
 THROUGHPUT_TARGET = 0.30  # ours / raw baseline, at least
@@ -83,58 +81,11 @@ MONTHS = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "ao�
 FILE_KINDS = [("application/pdf", "pdf", 8), ("image/jpeg", "jpg", 3), ("image/png", "png", 1)]
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def size_label(n: int) -> str:
     return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
 
 
 # --- Setup -------------------------------------------------------------------------------------
-
-
-def setup_space():
-    from carnet.core.validators import nir_key
-    from carnet.enrollment import services
-    from carnet.enrollment.selectors import space_for_user
-    from carnet.registry.models import InsuredPerson
-
-    first13 = "2800575112001"
-    person = InsuredPerson.objects.create(
-        nir=f"{first13}{nir_key(first13):02d}",
-        last_name="DE LA FONTAINE",
-        first_name="Anne-Sophie",
-        birth_date=date(1980, 5, 17),
-        sex="F",
-        vitale_serial="12345000001",
-        vitale_photo=True,
-        email="banc.documents@exemple.fr",
-        mobile="+33610000001",
-    )
-    [(person, code, _)] = services.codes_issue([person])
-    identified = services.identification_check(
-        code=code,
-        nir=person.nir,
-        birth_date=person.birth_date,
-        vitale_photo=True,
-        vitale_serial=person.vitale_serial,
-        client="127.0.0.1",
-    )
-    user = services.space_activate(
-        identified=identified,
-        credentials=services.Credentials(
-            identifier="banc.documents",
-            password="banc d'essai des documents 2026",
-            email=person.email,
-            email_verified=True,
-            mobile=person.mobile,
-            mobile_verified=True,
-        ),
-        client="127.0.0.1",
-    )
-    space = space_for_user(user)
-    return user, space, services.space_data_key(space)
 
 
 class Filler:
@@ -240,17 +191,6 @@ QUERIES = {  # name → GET parameters of /documents/
     "nom": {"tri": "nom"},
     "categorie": {"filtre": "BIOLOGIE"},
 }
-
-
-def median_time(function, runs: int, warmup: int = WARMUP) -> float:
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def page_timings(client, space, runs: int, live: int) -> dict:
@@ -461,7 +401,7 @@ def file_timings(
     aead, nonce = AESGCM(AESGCM.generate_key(bit_length=256)), os.urandom(12)
     sealed = aead.encrypt(nonce, data, b"aad")
     parts = {
-        name: round(median_time(function, runs), 5)
+        name: round(timed(function, runs, WARMUP)[0], 5)
         for name, function in (
             ("sha256_s", lambda: hashlib.sha256(data).hexdigest()),
             ("aes_gcm_encrypt_s", lambda: aead.encrypt(nonce, data, b"aad")),
@@ -486,7 +426,7 @@ def file_timings(
         assert response.status_code == 302, response.content.decode()[:2000]
 
     log(f"HTTP upload and download ({runs} runs)…")
-    http_up = median_time(http_upload, runs, warmup=1)
+    http_up, _ = timed(http_upload, runs, warmup=1)
     doc = Document.objects.filter(space=space, title=title).latest("id")
     assert doc.size == size and doc.media_type == "application/pdf"
 
@@ -496,7 +436,7 @@ def file_timings(
         received = b"".join(response.streaming_content)
         assert len(received) == size
 
-    http_down = median_time(http_download, runs, warmup=1)
+    http_down, _ = timed(http_download, runs, warmup=1)
     return {
         "bytes": size,
         "parts": parts,
@@ -515,12 +455,11 @@ def file_timings(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--sizes", default="100,10000,100000", help="documents, increasing")
     parser.add_argument("--runs", type=int, default=15, help="GETs per page and size")
     parser.add_argument("--file-runs", type=int, default=10, help="uploads and downloads")
     parser.add_argument("--explain", action="store_true", help="query plans on stderr")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
     if not sizes or sizes[0] < 1:
@@ -529,29 +468,17 @@ def main() -> None:
     began = time.perf_counter()
     allocator = Allocator()
     malloc = allocator.fix()
-    tmp = Path(tempfile.mkdtemp(prefix="carnet-bench-documents-"))
-    for name in ("DATABASE_URL", "EMAIL_URL", "SMS_URL", "REDIS_URL", "STORAGE_URL"):
-        os.environ.pop(name, None)  # the embedded defaults: SQLite, blobs in a local directory
-    for name in ("CARNET_BLOB_DIR", "CARNET_PROXY_COUNT"):
-        os.environ.pop(name, None)
-    os.environ.update(
-        CARNET_VAR_DIR=str(tmp / "var"),
-        DJANGO_SETTINGS_MODULE="carnet.settings",
-        CARNET_DEMO="1",
-        CARNET_LOG_LEVEL="WARNING",
-    )
-    import django
+    with throwaway_carnet(
+        "documents", keep=args.keep, cache_table=True, CARNET_DEMO="1", CARNET_LOG_LEVEL="WARNING"
+    ) as tmp:
+        from django.db import connection
+        from django.test import Client
 
-    django.setup()
-    from django.core.management import call_command
-    from django.db import connection
-    from django.test import Client
+        from carnet.enrollment.services import space_data_key
 
-    try:
-        call_command("migrate", verbosity=0)
-        call_command("createcachetable", verbosity=0)
         log("activating a space…")
-        user, space, data_key = setup_space()
+        user, space = synthetic_space("banc.documents", "banc d'essai des documents 2026")
+        data_key = space_data_key(space)
         client = Client()
         client.force_login(user)
         filler = Filler(user, space, data_key)
@@ -603,12 +530,7 @@ def main() -> None:
             "malloc": malloc,
             "seconds_total": round(time.perf_counter() - began, 1),
         }
-        print(json.dumps(result), flush=True)
-    finally:
-        if args.keep:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        result_print(result)
 
 
 if __name__ == "__main__":

@@ -13,19 +13,17 @@ registry rows to a CSV file, then measures in the same run:
 Prints one JSON line on stdout; progress goes to stderr.
 """
 
-import argparse
 import cProfile
 import csv
-import json
-import os
 import random
 import shutil
 import sqlite3
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+
+from _common import argument_parser, log, result_print, throwaway_carnet
 
 LAST_NAMES = [
     "MARTIN",
@@ -75,10 +73,6 @@ COLUMNS = [
     "scheme",
     "guardian_nirs",
 ]
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def nir_key(first13: str) -> int:
@@ -210,7 +204,7 @@ def measure(function, *args, profile: str | None, name: str, **kwargs):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--code-persons", type=int, default=100_000)
     parser.add_argument(
@@ -218,27 +212,16 @@ def main() -> None:
         metavar="DIR",
         help="write cProfile stats of both measures (import.prof, send_codes.prof) in DIR",
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="carnet-bench-"))
-    for name in ("DATABASE_URL", "EMAIL_URL", "SMS_URL", "REDIS_URL", "CARNET_LETTERS_DIR"):
-        os.environ.pop(name, None)  # the embedded defaults: SQLite, outbox, letters in tmp
-    os.environ["CARNET_VAR_DIR"] = str(tmp / "var")
-    os.environ["DJANGO_SETTINGS_MODULE"] = "carnet.settings"
-    import django
+    with throwaway_carnet("registry", keep=args.keep) as tmp:
+        from django.conf import settings
+        from django.db import connection
 
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connection
+        from carnet.enrollment.services import codes_send
+        from carnet.registry.models import InsuredPerson
+        from carnet.registry.services import registry_import
 
-    from carnet.enrollment.services import codes_send
-    from carnet.registry.models import InsuredPerson
-    from carnet.registry.services import registry_import
-
-    try:
-        call_command("migrate", verbosity=0)
         database = Path(settings.DATABASES["default"]["NAME"])
         connection.close()  # the last connection checkpoints the WAL: the file is complete
         # Fresh databases with the same schema for the baselines (run twice, best kept: the
@@ -313,12 +296,7 @@ def main() -> None:
                 "letters": sent.letters,
             },
         }
-        print(json.dumps(result), flush=True)
-    finally:
-        if args.keep:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        result_print(result)
 
 
 if __name__ == "__main__":

@@ -12,34 +12,29 @@ The server is stopped at the end, whatever happens; all traffic goes to 127.0.0.
 Prints one JSON line on stdout; progress goes to stderr.
 """
 
-import argparse
 import concurrent.futures
 import http.cookiejar
-import json
 import math
 import os
 import re
-import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
+
+from _common import argument_parser, log, result_print, throwaway_carnet
 
 PASSWORD = "banc d'essai des connexions 2026"
 REQUEST_TIMEOUT = 60  # seconds, per HTTP request
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def free_port() -> int:
@@ -72,6 +67,7 @@ def start_server(env: dict, port: int, workers: int, logfile: Path) -> subproces
 
 
 def stop_server(server: subprocess.Popen) -> None:
+    log("stopping the server…")
     if server.poll() is not None:
         return
     os.killpg(server.pid, signal.SIGTERM)  # gunicorn: graceful shutdown of the workers
@@ -132,40 +128,25 @@ class Login:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
         "--timeout", type=float, default=900, help="give up after this many seconds in all"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
     deadline = time.monotonic() + args.timeout
 
-    tmp = Path(tempfile.mkdtemp(prefix="carnet-bench-login-"))
-    for name in ("DATABASE_URL", "EMAIL_URL", "SMS_URL", "REDIS_URL", "CARNET_PROXY_COUNT"):
-        os.environ.pop(name, None)  # the embedded defaults: SQLite, codes held in the outbox
-    os.environ.update(
-        CARNET_VAR_DIR=str(tmp / "var"),
-        DJANGO_SETTINGS_MODULE="carnet.settings",
-        CARNET_DEMO="1",
-        CARNET_LOG_LEVEL="WARNING",
+    carnet = throwaway_carnet(
+        "login", keep=args.keep, cache_table=True, CARNET_DEMO="1", CARNET_LOG_LEVEL="WARNING"
     )
-    import django
+    with carnet as tmp, ExitStack() as cleanup:  # the server stops before tmp goes
+        from django.contrib.auth.hashers import check_password, make_password
+        from django.db import connection
 
-    django.setup()
-    from django.contrib.auth.hashers import check_password, make_password
-    from django.core.management import call_command
-    from django.db import connection
-
-    from carnet.accounts.models import User
-    from carnet.notifications.models import OutboxMessage
-
-    server = None
-    try:
-        call_command("migrate", verbosity=0)
-        call_command("createcachetable", verbosity=0)
+        from carnet.accounts.models import User
+        from carnet.notifications.models import OutboxMessage
 
         log("Argon2: one hash, then checks…")
         started = time.perf_counter()
@@ -197,6 +178,7 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         log(f"starting carnet serve on {base} with {args.workers} workers…")
         server = start_server(dict(os.environ), port, args.workers, tmp / "server.log")
+        cleanup.callback(stop_server, server)
         wait_until_up(base, server, min(deadline, time.monotonic() + 120))
 
         lock = threading.Lock()
@@ -262,15 +244,7 @@ def main() -> None:
             "argon2_seconds": round(argon2_seconds, 3),
             "p50_over_argon2": round(p50 / argon2_seconds, 2),
         }
-        print(json.dumps(result), flush=True)
-    finally:
-        if server is not None:
-            log("stopping the server…")
-            stop_server(server)
-        if args.keep:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        result_print(result)
 
 
 if __name__ == "__main__":

@@ -11,69 +11,16 @@ vendored fonts and the same number of plain text lines, and no database reads.
 Prints one JSON line on stdout; progress goes to stderr.
 """
 
-import argparse
-import json
-import os
-import shutil
-import statistics
-import sys
-import tempfile
-import time
 from datetime import date, timedelta
 from decimal import Decimal
-from pathlib import Path
+
+from _common import argument_parser, log, result_print, synthetic_space, throwaway_carnet, timed
 
 COMMENT = (
     "Suivi régulier chez le médecin traitant ; contrôle à prévoir à l'automne, "
     "après la cure thermale. Température 38,5 °C, dosage 5 µg, reste à charge 12 € — "
     "cœur et poumons normaux, très légère gêne à l'effort signalée par le patient."
 )
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def setup_space():
-    from carnet.core.validators import nir_key
-    from carnet.enrollment import services
-    from carnet.enrollment.selectors import space_for_user
-    from carnet.registry.models import InsuredPerson
-
-    first13 = "2800575112001"
-    person = InsuredPerson.objects.create(
-        nir=f"{first13}{nir_key(first13):02d}",
-        last_name="DE LA FONTAINE",
-        first_name="Anne-Sophie",
-        birth_date=date(1980, 5, 17),
-        sex="F",
-        vitale_serial="12345000001",
-        vitale_photo=True,
-        email="banc.synthese@exemple.fr",
-        mobile="+33610000001",
-    )
-    [(person, code, _)] = services.codes_issue([person])
-    identified = services.identification_check(
-        code=code,
-        nir=person.nir,
-        birth_date=person.birth_date,
-        vitale_photo=True,
-        vitale_serial=person.vitale_serial,
-        client="127.0.0.1",
-    )
-    user = services.space_activate(
-        identified=identified,
-        credentials=services.Credentials(
-            identifier="banc.synthese",
-            password="banc d'essai de la synthèse 2026",
-            email=person.email,
-            email_verified=True,
-            mobile=person.mobile,
-            mobile_verified=True,
-        ),
-        client="127.0.0.1",
-    )
-    return user, space_for_user(user)
 
 
 def entry_values(model, n: int) -> dict:
@@ -192,42 +139,18 @@ def count_lines(pdf_bytes: bytes) -> tuple[int, int]:
     return len(reader.pages), lines
 
 
-def timed(function, runs: int) -> tuple[float, object]:
-    times, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--entries", type=int, default=20, help="per multi-entry section")
     parser.add_argument("--measurements", type=int, default=200)
     parser.add_argument("--runs", type=int, default=7)
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="carnet-bench-synthesis-"))
-    for name in ("DATABASE_URL", "EMAIL_URL", "SMS_URL", "REDIS_URL"):
-        os.environ.pop(name, None)  # the embedded defaults: SQLite, messages in the outbox
-    os.environ.update(
-        CARNET_VAR_DIR=str(tmp / "var"),
-        DJANGO_SETTINGS_MODULE="carnet.settings",
-        CARNET_LOG_LEVEL="WARNING",
-    )
-    import django
+    with throwaway_carnet("synthesis", keep=args.keep, CARNET_LOG_LEVEL="WARNING"):
+        from carnet.profile.pdf import synthesis_pdf
 
-    django.setup()
-    from django.core.management import call_command
-
-    from carnet.profile.pdf import synthesis_pdf
-
-    try:
-        call_command("migrate", verbosity=0)
         log("activating a space and filling the profile…")
-        user, space = setup_space()
+        user, space = synthetic_space("banc.synthese", "banc d'essai de la synthèse 2026")
         entries = fill(user, space, args.entries, args.measurements)
 
         synthesis_pdf(space)  # first run: imports, font file cache (reported apart)
@@ -237,21 +160,17 @@ def main() -> None:
         log(f"timing the baseline ({lines} lines, {args.runs} runs)…")
         baseline(lines)
         baseline_seconds, _ = timed(lambda: baseline(lines), args.runs)
-        result = {
-            "entries": entries,
-            "measurements": args.measurements,
-            "pages": pages,
-            "lines": lines,
-            "seconds": round(seconds, 3),
-            "baseline_seconds": round(baseline_seconds, 3),
-            "ratio": round(seconds / baseline_seconds, 2),
-        }
-        print(json.dumps(result), flush=True)
-    finally:
-        if args.keep:
-            log(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        result_print(
+            {
+                "entries": entries,
+                "measurements": args.measurements,
+                "pages": pages,
+                "lines": lines,
+                "seconds": round(seconds, 3),
+                "baseline_seconds": round(baseline_seconds, 3),
+                "ratio": round(seconds / baseline_seconds, 2),
+            }
+        )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,6 @@ a whole refused with one reason and nothing written. A reimbursement is identifi
 key (person, date, category, label, professional): re-importing a file changes nothing.
 """
 
-import csv
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -22,10 +21,10 @@ from django.db import connection, transaction
 
 from carnet.audit.services import Entry, events_record
 from carnet.core import clock
+from carnet.core.csvfiles import CsvReading, ImportFileError, csv_errors_write, csv_records
 from carnet.core.validators import parse_nir
 from carnet.enrollment.models import Space
 from carnet.registry.models import InsuredPerson
-from carnet.registry.services import ImportFileError
 
 from .models import CareEvent
 
@@ -165,66 +164,6 @@ def _header_name(value: str) -> str:
     return re.sub(r"[\s\-]+", "_", plain)
 
 
-def _bad_line(path: Path) -> int:
-    """The first line that is not UTF-8 (the text layer decodes ahead, so find it exactly)."""
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
-    return 0
-
-
-@dataclass
-class _Reading:
-    delimiter: str = ","
-    columns: _Columns | None = None
-    lines: int = 1  # physical lines read, header included
-
-
-def _records(path: Path, reading: _Reading) -> Iterator[tuple[int, list[str] | None, str]]:
-    """Yield (line, values, error) for each record; `line` is where it starts (header = 1)."""
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise ImportFileError(f"impossible de lire {path.name} : {exc.strerror}") from exc
-    with handle:
-        try:
-            header_line = handle.readline()
-            if not header_line.strip():
-                raise ImportFileError("le fichier est vide (ligne d'en-tête attendue)")
-            delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-            header = [_header_name(h) for h in next(csv.reader([header_line], delimiter=delimiter))]
-            missing = [c for c in COLUMNS if c not in header]
-            if missing:
-                raise ImportFileError(
-                    "colonnes manquantes : "
-                    + ", ".join(missing)
-                    + " (en-tête attendu : "
-                    + ",".join(COLUMNS)
-                    + ")"
-                )
-            doubled = sorted({h for h in header if h and header.count(h) > 1})
-            if doubled:
-                raise ImportFileError("colonnes en double : " + ", ".join(doubled))
-            reading.delimiter, reading.columns = delimiter, _Columns.of(header)
-            reader = csv.reader(handle, delimiter=delimiter)
-            width = len(header)
-            for values in reader:
-                line, reading.lines = reading.lines + 1, reader.line_num + 1
-                if len(values) == width:
-                    yield line, values, ""
-                elif values and values != [""]:  # blank lines are skipped
-                    yield line, None, f"{len(values)} colonnes au lieu de {width}"
-        except UnicodeDecodeError as exc:
-            raise ImportFileError(
-                f"ligne {_bad_line(path)} : le fichier n'est pas encodé en UTF-8"
-            ) from exc
-        except csv.Error as exc:
-            raise ImportFileError(f"ligne {reading.lines + 1} : CSV illisible ({exc})") from exc
-
-
 # --- Writing --------------------------------------------------------------------------------
 
 _WRITTEN = [
@@ -293,36 +232,19 @@ def _write(batch: list[tuple], report: CareImportReport, cache: dict, imported_a
         report.known += len(values) - created
 
 
-def _errors_path(path: Path) -> Path:
-    if path.suffix.lower() == ".csv":
-        return path.with_name(path.stem + ".errors.csv")
-    return path.with_name(path.name + ".errors.csv")
-
-
-def _errors_write(errors_path: Path, report: CareImportReport, delimiter: str) -> None:
-    try:
-        if report.errors:
-            with errors_path.open("w", encoding="utf-8", newline="") as fh:
-                writer = csv.writer(fh, delimiter=delimiter)
-                writer.writerow(["ligne", "motif"])
-                writer.writerows(report.errors)
-            report.errors_path = str(errors_path)
-        else:
-            errors_path.unlink(missing_ok=True)  # a previous run's list no longer applies
-    except OSError as exc:
-        raise ImportFileError(f"impossible d'écrire {errors_path.name} : {exc.strerror}") from exc
-
-
 def _batches(
-    path: Path, reading: _Reading, errors: list[tuple[int, str]], batch_size: int
+    path: Path, reading: CsvReading, errors: list[tuple[int, str]], batch_size: int
 ) -> Iterator[tuple[list[tuple], int]]:
     """Read and validate the file: ([(line, parsed row)…], lines read so far) by batches."""
     today = clock.today()
     batch: list[tuple] = []
-    for line, values, error in _records(path, reading):
+    at = None  # where the columns are, known once the header is read
+    records = csv_records(path, reading, COLUMNS, header_name=_header_name, show_expected=True)
+    for line, values, error in records:
         if values is not None:
+            at = at or _Columns.of(reading.header)
             try:
-                batch.append((line, _parse(values, reading.columns, today)))
+                batch.append((line, _parse(values, at, today)))
             except ValidationError as exc:
                 error = " ".join(exc.messages)
         if error:
@@ -348,7 +270,7 @@ def care_import(
     """
     path = Path(path)
     report = CareImportReport()
-    reading = _Reading()
+    reading = CsvReading()
     batches = _batches(path, reading, report.errors, settings.CARNET["IMPORT_BATCH_SIZE"])
     imported_at = connection.ops.adapt_datetimefield_value(clock.now())
     cache: dict[str, tuple[int, str] | None] = {}
@@ -361,7 +283,7 @@ def care_import(
                 progress(lines - reported)
                 reported = lines
         report.errors.sort(key=lambda error: error[0])  # unknown NIRs are found batch by batch
-        _errors_write(_errors_path(path), report, reading.delimiter)
+        report.errors_path = csv_errors_write(path, report.errors, reading.delimiter)
         events_record(
             [
                 Entry(

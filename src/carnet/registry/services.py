@@ -1,6 +1,5 @@
 """Bulk import of the insurer's registry: validate every row, upsert the valid ones by NIR."""
 
-import csv
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -15,10 +14,20 @@ from django.db import connection, transaction
 
 from carnet.audit.services import Entry, events_record
 from carnet.core import clock
+from carnet.core.csvfiles import CsvReading, ImportFileError, csv_errors_write, csv_records
 from carnet.core.validators import parse_mobile, parse_nir, parse_vitale_serial
 
 from .models import InsuredPerson
 
+# ImportFileError is raised from carnet.core.csvfiles; callers catch it from here too.
+__all__ = [
+    "COLUMNS",
+    "COMPARED",
+    "OPTIONAL_COLUMNS",
+    "ImportFileError",
+    "ImportReport",
+    "registry_import",
+]
 COLUMNS = [
     "nir",
     "last_name",
@@ -59,10 +68,6 @@ _COMMON_EMAIL = re.compile(
     r"[a-z0-9_%+\-]+(?:\.[a-z0-9_%+\-]+)*@(?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}"
 )
 _email_validator = EmailValidator()
-
-
-class ImportFileError(Exception):
-    """The file as a whole cannot be read (missing columns, not UTF-8…): nothing is imported."""
 
 
 @dataclass
@@ -219,67 +224,6 @@ def _parse(values: list[str], at: _Columns, today: str) -> tuple:
     )
 
 
-# --- Reading the file -----------------------------------------------------------------------
-
-
-def _bad_line(path: Path) -> int:
-    """The first line that is not UTF-8 (the text layer decodes ahead, so find it exactly)."""
-    with path.open("rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError:
-                return number
-    return 0
-
-
-@dataclass
-class _Reading:
-    """What the reader learnt of the file so far."""
-
-    delimiter: str = ","
-    columns: _Columns | None = None
-    lines: int = 1  # physical lines read, header included
-
-
-def _records(path: Path, reading: _Reading) -> Iterator[tuple[int, list[str] | None, str]]:
-    """Yield (line, values, error) for each record; `line` is where it starts (header = 1)."""
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise ImportFileError(f"impossible de lire {path.name} : {exc.strerror}") from exc
-    with handle:
-        try:
-            header_line = handle.readline()
-            if not header_line.strip():
-                raise ImportFileError("le fichier est vide (ligne d'en-tête attendue)")
-            delimiter = ";" if header_line.count(";") > header_line.count(",") else ","
-            header = [
-                h.strip().lower() for h in next(csv.reader([header_line], delimiter=delimiter))
-            ]
-            missing = [c for c in COLUMNS if c not in header]
-            if missing:
-                raise ImportFileError("colonnes manquantes : " + ", ".join(missing))
-            doubled = sorted({h for h in header if h and header.count(h) > 1})
-            if doubled:
-                raise ImportFileError("colonnes en double : " + ", ".join(doubled))
-            reading.delimiter, reading.columns = delimiter, _Columns.of(header)
-            reader = csv.reader(handle, delimiter=delimiter)
-            width = len(header)
-            for values in reader:
-                line, reading.lines = reading.lines + 1, reader.line_num + 1
-                if len(values) == width:
-                    yield line, values, ""
-                elif values and values != [""]:  # blank lines are skipped
-                    yield line, None, f"{len(values)} colonnes au lieu de {width}"
-        except UnicodeDecodeError as exc:
-            raise ImportFileError(
-                f"ligne {_bad_line(path)} : le fichier n'est pas encodé en UTF-8"
-            ) from exc
-        except csv.Error as exc:
-            raise ImportFileError(f"ligne {reading.lines + 1} : CSV illisible ({exc})") from exc
-
-
 # --- Writing --------------------------------------------------------------------------------
 
 _WRITTEN = ["public_id", *_FIELDS, "is_demo", "created_at", "updated_at"]
@@ -367,28 +311,8 @@ def _upsert(batch: list[tuple], report: ImportReport, sql: str, *, lookup: bool)
             )
 
 
-def _errors_path(path: Path) -> Path:
-    if path.suffix.lower() == ".csv":
-        return path.with_name(path.stem + ".errors.csv")
-    return path.with_name(path.name + ".errors.csv")
-
-
-def _errors_write(errors_path: Path, report: ImportReport, delimiter: str) -> None:
-    try:
-        if report.errors:
-            with errors_path.open("w", encoding="utf-8", newline="") as fh:
-                writer = csv.writer(fh, delimiter=delimiter)
-                writer.writerow(["ligne", "motif"])
-                writer.writerows(report.errors)
-            report.errors_path = str(errors_path)
-        else:
-            errors_path.unlink(missing_ok=True)  # a previous run's list no longer applies
-    except OSError as exc:
-        raise ImportFileError(f"impossible d'écrire {errors_path.name} : {exc.strerror}") from exc
-
-
 def _batches(
-    path: Path, reading: _Reading, errors: list[tuple[int, str]], batch_size: int
+    path: Path, reading: CsvReading, errors: list[tuple[int, str]], batch_size: int
 ) -> Iterator[tuple[list[tuple], int]]:
     """Read and validate the file: (valid persons, lines read so far) by batches.
 
@@ -398,10 +322,12 @@ def _batches(
     today = clock.today().isoformat()
     batch: list[tuple] = []
     seen: set[str] = set()
-    for line, values, error in _records(path, reading):
+    at = None  # where the columns are, known once the header is read
+    for line, values, error in csv_records(path, reading, COLUMNS):
         if values is not None:
+            at = at or _Columns.of(reading.header)
             try:
-                person = _parse(values, reading.columns, today)
+                person = _parse(values, at, today)
             except ValidationError as exc:
                 error = " ".join(exc.messages)
             else:
@@ -433,7 +359,7 @@ def registry_import(
     """
     path = Path(path)
     report = ImportReport()
-    reading = _Reading()
+    reading = CsvReading()
     batches = _batches(path, reading, report.errors, settings.CARNET["IMPORT_BATCH_SIZE"])
     sql = _upsert_sql()
     reported = 1
@@ -446,7 +372,7 @@ def registry_import(
             if progress:
                 progress(lines - reported)
                 reported = lines
-        _errors_write(_errors_path(path), report, reading.delimiter)
+        report.errors_path = csv_errors_write(path, report.errors, reading.delimiter)
         events_record(
             [
                 Entry(
