@@ -13,6 +13,9 @@ from tests.security.urlmap import route_ids, routes
 
 # The only views reachable without a login, by URL name. Adding one is a decision: say why.
 PUBLIC = {
+    # a professional's activation link (from the invitation email)
+    "professionals:activate",
+    "professionals:activate_totp",
     # home for visitors, and the legal pages
     "core:home",
     "core:cgu",
@@ -56,6 +59,8 @@ PUBLIC = {
 # Public pages that answer 404 to a bare GET: the opposition pages need the session of a fresh
 # opposition.
 NOT_FOUND_WITHOUT_CONTEXT = {"enrollment:opposed", "enrollment:opposition_pdf"}
+GONE_WITHOUT_CONTEXT = {"professionals:activate", "professionals:activate_totp"}
+NEED_CONTEXT = NOT_FOUND_WITHOUT_CONTEXT | GONE_WITHOUT_CONTEXT
 
 ROUTES = routes()
 PRIVATE = [r for r in ROUTES if not r.public]
@@ -95,8 +100,8 @@ def test_anonymous_visitor_of_a_private_view_goes_to_login(client, route, method
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "route",
-    [r for r in PUBLIC_ROUTES if r.name not in NOT_FOUND_WITHOUT_CONTEXT],
-    ids=route_ids(r for r in PUBLIC_ROUTES if r.name not in NOT_FOUND_WITHOUT_CONTEXT),
+    [r for r in PUBLIC_ROUTES if r.name not in NEED_CONTEXT],
+    ids=route_ids(r for r in PUBLIC_ROUTES if r.name not in NEED_CONTEXT),
 )
 def test_public_views_answer_anonymous_get_without_login_redirect(client, route):
     response = client.get(route.url)
@@ -116,3 +121,10 @@ def test_outbox_is_public_only_in_demo(client, settings):
     assert client.get("/outbox/").status_code == 200
     settings.DEMO_MODE = False
     assert client.get("/outbox/").status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(GONE_WITHOUT_CONTEXT))
+def test_activation_links_need_a_valid_token(client, name):
+    [route] = [r for r in ROUTES if r.name == name]
+    assert client.get(route.url).status_code == 410

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "carnet.notifications",
     "carnet.profile",
     "carnet.documents",
+    "carnet.professionals",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
@@ -339,6 +340,8 @@ CARNET = {
     "FILE_CHECK_TIMEOUT_SECONDS": 10,
     "FILE_CHECK_MEMORY_BYTES": 768 * 1024 * 1024,
     "CARE_HISTORY_MONTHS": 24,
+    # Professionals
+    "PRO_INVITATION_VALIDITY": timedelta(days=7),  # the activation link sent by invite_professional
     "WORKER_TICK_INTERVAL_SECONDS": 60,
 }
 

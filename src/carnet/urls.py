@@ -6,6 +6,7 @@ urlpatterns = [
     path("documents/", include("carnet.documents.urls")),
     path("", include("carnet.enrollment.urls")),
     path("", include("carnet.accounts.urls")),
+    path("pro/", include("carnet.professionals.urls")),
     path("parametres/", include("carnet.accounts.settings_urls")),
     path("outbox/", include("carnet.notifications.urls")),
 ]

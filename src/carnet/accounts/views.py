@@ -227,7 +227,11 @@ def logout_view(request):
 
 @never_cache
 def pro_home(request):
-    return render(request, "accounts/pro_home.html")
+    from carnet.professionals.selectors import professional_of
+
+    return render(
+        request, "accounts/pro_home.html", {"professional": professional_of(request.user)}
+    )
 
 
 @never_cache

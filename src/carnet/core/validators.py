@@ -198,3 +198,37 @@ def mask_mobile(mobile: str) -> str:
     """*****02858"""
     digits = mobile.lstrip("+")
     return "*****" + digits[-5:]
+
+
+# --- RPPS (professionals' directory) ----------------------------------------------------------
+
+_RPPS = re.compile(r"[0-9]{11}")
+
+
+def rpps_key(first10: str) -> int:
+    """Luhn check digit of the first 10 digits of an RPPS number."""
+    total = 0
+    for position, char in enumerate(reversed(first10)):
+        digit = int(char)
+        if position % 2 == 0:  # every second digit from the right, the check digit excluded
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return (10 - total % 10) % 10
+
+
+def parse_rpps(value: str) -> str:
+    """An RPPS number: 11 ASCII digits (spaces, dots, hyphens ignored), the last a Luhn key."""
+    rpps = value or ""
+    if not _RPPS.fullmatch(rpps):
+        rpps = _SEPARATORS.sub("", rpps)
+        if rpps and not _DIGITS.fullmatch(rpps):
+            raise ValidationError(
+                "Le numéro RPPS ne doit contenir que des chiffres.", code="rpps_digits"
+            )
+        if len(rpps) != 11:
+            raise ValidationError("Le numéro RPPS doit comporter 11 chiffres.", code="rpps_length")
+    if int(rpps[10]) != rpps_key(rpps[:10]):
+        raise ValidationError("La clé du numéro RPPS ne correspond pas.", code="rpps_key")
+    return rpps

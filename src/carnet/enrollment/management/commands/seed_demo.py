@@ -10,6 +10,7 @@ from carnet.core import clock
 from carnet.core.validators import nir_key
 from carnet.documents.care import care_demo_events
 from carnet.enrollment import services
+from carnet.professionals.services import seed_professionals
 from carnet.registry.models import InsuredPerson
 
 DEMO_PASSWORD_PATIENT = "jardin-lune-orage-42"  # noqa: S105 (synthetic demo account)
@@ -166,6 +167,7 @@ class Command(BaseCommand):
             email="dr.demo@exemple.fr",
             email_verified=True,
         )
+        seed_professionals()
         User.objects.create_user(
             "demo.operateur",
             DEMO_PASSWORD_OPERATOR,

@@ -1,0 +1,42 @@
+"""Reads of the directory and of invitations."""
+
+import re
+
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from carnet.core import crypto
+
+from .models import Invitation, Professional
+from .services import INVITATION_PURPOSE, invitation_valid
+
+# What secrets.token_urlsafe(32) makes: 43 characters of the URL-safe base64 alphabet.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def professional_of(user) -> Professional | None:
+    """The directory entry of a professional's account, or None (not linked)."""
+    if user is None or not user.is_authenticated:
+        return None
+    return Professional.objects.filter(user=user).first()
+
+
+def invitation_by_token(token: str) -> Invitation | None:
+    """The invitation of this link if it can still serve (unused, not revoked, not expired,
+    professional not yet activated); None for any other link, whatever the reason."""
+    if not _TOKEN.fullmatch(token or ""):
+        return None
+    invitation = (
+        Invitation.objects.select_related("professional", "pending_user")
+        .filter(token_hash=crypto.keyed_hash(token, purpose=INVITATION_PURPOSE))
+        .first()
+    )
+    if invitation is None or not invitation_valid(invitation):
+        return None
+    return invitation
+
+
+def pending_device(invitation: Invitation) -> TOTPDevice | None:
+    """The unconfirmed authenticator set up through this link, if any."""
+    if invitation.pending_user_id is None:
+        return None
+    return TOTPDevice.objects.filter(user_id=invitation.pending_user_id, confirmed=False).first()
