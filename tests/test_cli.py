@@ -174,6 +174,10 @@ def test_audit_verify_exits_non_zero_on_a_tampered_trail(tmp_path):
     assert clean.returncode == 0 and "trace d'audit intègre" in clean.stdout
 
     with sqlite3.connect(tmp_path / "var" / "carnet.sqlite3") as db:
+        with pytest.raises(sqlite3.IntegrityError, match="ajout seul"):
+            db.execute("UPDATE audit_event SET actor = 'usager:faux' WHERE seq = 1")
+        # Whoever can write the file can drop the trigger first: verify still catches the edit.
+        db.execute("DROP TRIGGER audit_event_no_update")
         db.execute("UPDATE audit_event SET actor = 'usager:faux' WHERE seq = 1")
     tampered = _carnet(tmp_path, "audit", "verify")
     assert tampered.returncode != 0

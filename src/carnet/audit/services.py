@@ -2,17 +2,19 @@
 
 import hashlib
 import json
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from carnet.core import clock
 
 from .models import ChainHead, Event
 
 GENESIS = "0" * 64
+SERVICE_CHAIN = "service"  # events about no space: operators, imports
 
 
 @dataclass
@@ -50,84 +52,147 @@ def _digest(chain: str, seq: int, e: Entry, at: datetime, prev_hash: str) -> str
 
 
 def _chain_of(entry: Entry) -> str:
-    return str(entry.space_id) if entry.space_id else "service"
+    return str(entry.space_id) if entry.space_id else SERVICE_CHAIN
+
+
+# Two writers opening the same chain both see no head; the second one's insert of the head
+# fails (PostgreSQL makes it wait for the first to commit) and it starts again, now finding
+# the head to lock. One retry is enough for one race; a few cover a burst.
+RECORD_ATTEMPTS = 5
 
 
 def events_record(entries: list[Entry]) -> list[Event]:
-    """Append entries to their chains in one transaction (bulk: one query per table)."""
+    """Append entries to their chains in one transaction: lock the heads of the chains (one
+    query), insert the events (one query), insert the new heads and update the others (one
+    query each, when there are any)."""
     if not entries:
         return []
-    with transaction.atomic():
-        chains = sorted({_chain_of(e) for e in entries})
-        heads = {
-            h.chain: h
-            for h in ChainHead.objects.select_for_update()
-            .filter(chain__in=chains)
-            .order_by("chain")
-        }
-        new_heads, events = [], []
-        for entry in entries:
-            chain = _chain_of(entry)
-            head = heads.get(chain)
-            if head is None:
-                head = heads[chain] = ChainHead(chain=chain, seq=0, hash=GENESIS)
-                new_heads.append(head)
-            at = entry.at or clock.now()
-            seq = head.seq + 1
-            digest = _digest(chain, seq, entry, at, head.hash)
-            events.append(
-                Event(
-                    chain=chain,
-                    seq=seq,
-                    at=at,
-                    actor=entry.actor,
-                    action=entry.action,
-                    space_id=entry.space_id,
-                    object_type=entry.object_type,
-                    object_id=entry.object_id,
-                    detail=entry.detail,
-                    client=entry.client,
-                    prev_hash=head.hash,
-                    hash=digest,
-                )
+    for attempt in range(1, RECORD_ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                return _append(entries)
+        except IntegrityError:
+            if attempt == RECORD_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _append(entries: list[Entry]) -> list[Event]:
+    chains = sorted({_chain_of(e) for e in entries})
+    heads = {
+        h.chain: h
+        for h in ChainHead.objects.select_for_update().filter(chain__in=chains).order_by("chain")
+    }
+    new_heads, events = [], []
+    for entry in entries:
+        chain = _chain_of(entry)
+        head = heads.get(chain)
+        if head is None:
+            head = heads[chain] = ChainHead(chain=chain, seq=0, hash=GENESIS)
+            new_heads.append(head)
+        at = entry.at or clock.now()
+        seq = head.seq + 1
+        digest = _digest(chain, seq, entry, at, head.hash)
+        events.append(
+            Event(
+                chain=chain,
+                seq=seq,
+                at=at,
+                actor=entry.actor,
+                action=entry.action,
+                space_id=entry.space_id,
+                object_type=entry.object_type,
+                object_id=entry.object_id,
+                detail=entry.detail,
+                client=entry.client,
+                prev_hash=head.hash,
+                hash=digest,
             )
-            head.seq, head.hash = seq, digest
-        Event.objects.bulk_create(events)
-        ChainHead.objects.bulk_create(new_heads)
-        # By chain name: `h not in new_heads` compared model instances one by one, quadratic
-        # in the number of new chains (a batch of provisional codes opens thousands).
-        new_chains = {h.chain for h in new_heads}
-        existing = [h for h in heads.values() if h.chain not in new_chains]
-        if existing:
-            ChainHead.objects.bulk_update(existing, ["seq", "hash"])
-        return events
+        )
+        head.seq, head.hash = seq, digest
+    # The new heads first, in chain order: they are the lock a concurrent opener collides on
+    # (IntegrityError, retried by the caller) before either has written an event.
+    new_heads.sort(key=lambda h: h.chain)
+    ChainHead.objects.bulk_create(new_heads)
+    Event.objects.bulk_create(events)
+    # By chain name: `h not in new_heads` compared model instances one by one, quadratic
+    # in the number of new chains (a batch of provisional codes opens thousands).
+    new_chains = {h.chain for h in new_heads}
+    existing = [h for h in heads.values() if h.chain not in new_chains]
+    if existing:
+        ChainHead.objects.bulk_update(existing, ["seq", "hash"])
+    return events
 
 
 def event_record(**kwargs) -> Event:
     return events_record([Entry(**kwargs)])[0]
 
 
-def chains_verify() -> list[str]:
-    """Recompute every chain; returns the French description of each problem found."""
-    problems = []
-    heads = dict(ChainHead.objects.values_list("chain", "hash"))
+@dataclass
+class Verification:
+    """What `chains_verify` found: the problems in French, first found first."""
+
+    problems: list[str]
+    chains: int
+    events: int
+
+
+def chains_verify(chain: str | None = None) -> list[str]:
+    """Recompute every chain (or only `chain`); returns the French description of each problem
+    found, in chain then sequence order, naming the chain and the event's number."""
+    return chains_check(chain).problems
+
+
+def chains_check(chain: str | None = None) -> Verification:
+    found: dict[str, list[str]] = defaultdict(list)  # by chain, in sequence order
+    events = Event.objects.order_by("chain", "seq")
+    heads_qs = ChainHead.objects.all()
+    if chain is not None:
+        events, heads_qs = events.filter(chain=chain), heads_qs.filter(chain=chain)
+    heads = {h.chain: (h.seq, h.hash) for h in heads_qs}
     seen: dict[str, tuple[int, str]] = {}
-    for ev in Event.objects.order_by("chain", "seq").iterator(chunk_size=5000):
+    count = 0
+    for ev in events.iterator(chunk_size=5000):
+        count += 1
         prev_seq, prev_hash = seen.get(ev.chain, (0, GENESIS))
         if ev.seq != prev_seq + 1:
-            problems.append(f"Chaîne {ev.chain} : événement(s) manquant(s) avant le n° {ev.seq}.")
+            found[ev.chain].append(
+                f"Chaîne {ev.chain} : événement(s) manquant(s) avant le n° {ev.seq} "
+                f"(n° {prev_seq + 1} attendu)."
+            )
         if ev.prev_hash != prev_hash:
-            problems.append(f"Chaîne {ev.chain} : lien rompu au n° {ev.seq}.")
+            found[ev.chain].append(
+                f"Chaîne {ev.chain} : lien rompu au n° {ev.seq} (l'empreinte du précédent "
+                "ne correspond pas)."
+            )
         entry = Entry(
             ev.actor, ev.action, ev.space_id, ev.object_type, ev.object_id, ev.detail, ev.client
         )
         if _digest(ev.chain, ev.seq, entry, ev.at, ev.prev_hash) != ev.hash:
-            problems.append(f"Chaîne {ev.chain} : l'événement n° {ev.seq} a été modifié.")
+            found[ev.chain].append(
+                f"Chaîne {ev.chain} : l'événement n° {ev.seq} a été modifié (empreinte "
+                "recalculée différente)."
+            )
         seen[ev.chain] = (ev.seq, ev.hash)
-    for chain, head_hash in heads.items():
-        if seen.get(chain, (0, GENESIS))[1] != head_hash:
-            problems.append(f"Chaîne {chain} : des événements ont été supprimés en fin de chaîne.")
+    for name, (head_seq, head_hash) in heads.items():
+        last_seq, last_hash = seen.get(name, (0, GENESIS))
+        if last_seq < head_seq:
+            found[name].append(
+                f"Chaîne {name} : des événements ont été supprimés en fin de chaîne (la tête "
+                f"indique le n° {head_seq}, le dernier présent est le n° {last_seq})."
+            )
+        elif last_seq > head_seq:
+            found[name].append(
+                f"Chaîne {name} : des événements ont été ajoutés après la tête (n° {head_seq + 1}"
+                f" à {last_seq})."
+            )
+        elif last_hash != head_hash:
+            found[name].append(
+                f"Chaîne {name} : la tête de chaîne ne correspond pas au dernier événement "
+                f"(n° {last_seq})."
+            )
     # Every chain is written with its head: a missing head would hide a cut tail.
-    for chain in sorted(seen.keys() - heads.keys()):
-        problems.append(f"Chaîne {chain} : la tête de chaîne a été supprimée.")
-    return problems
+    for name in seen.keys() - heads.keys():
+        found[name].append(f"Chaîne {name} : la tête de chaîne a été supprimée.")
+    problems = [p for name in sorted(found) for p in found[name]]
+    return Verification(problems, chains=len(seen.keys() | heads.keys()), events=count)
