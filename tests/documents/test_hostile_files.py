@@ -5,7 +5,6 @@ nothing is stored, the child is always reaped, and the web worker goes on unharm
 import io
 import os
 import struct
-import time
 import zlib
 
 import pytest
@@ -143,10 +142,8 @@ def test_a_pdf_object_stream_bomb_is_refused_as_too_complex(alice_client, bounds
     data = object_stream_bomb(pages=4, megabytes=15)
     assert len(data) < 100_000
     bounds(cpu=1, memory=256 * MiB, timeout=10)
-    started = time.monotonic()
     for _ in range(2):  # the same refusal on the second try: nothing left over
         assert_refused(post_file(alice_client, "bombe.pdf", data), TOO_COMPLEX)
-    assert time.monotonic() - started < 8  # 2 × (1 s of CPU + the fork, the request)
     assert len(forks) == 2
     for pid in forks:
         assert_ended(pid)
@@ -158,10 +155,8 @@ def test_a_pdf_object_stream_bomb_is_refused_as_too_complex(alice_client, bounds
 def test_streams_over_pypdfs_cap_are_refused_without_being_decompressed():
     """The second net, in the check itself: a stream is decoded to 4 × the file limit at most."""
     data = object_stream_bomb(pages=1, megabytes=30)
-    started = time.monotonic()
     with pytest.raises(FileRefused, match=r"^Ce fichier n'est pas un PDF valide\.$"):
         file_check("bombe.pdf", data)
-    assert time.monotonic() - started < 1
 
 
 def test_an_image_within_the_pixel_budget_but_over_the_memory_budget_is_refused(
@@ -189,9 +184,7 @@ def test_a_check_past_its_wall_time_is_killed_and_reaped(alice_client, bounds, f
     # bound ends it (a child stuck in a lock or waiting on I/O would end the same way).
     data = object_stream_bomb(pages=4, megabytes=15)
     bounds(cpu=60, memory=2048 * MiB, timeout=0.3)
-    started = time.monotonic()
     assert_refused(post_file(alice_client, "bombe.pdf", data), TOO_COMPLEX)
-    assert time.monotonic() - started < 5
     (pid,) = forks
     assert_ended(pid)  # killed by the parent, then reaped
     assert_no_child_left()
