@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "carnet.profile",
     "carnet.documents",
     "carnet.professionals",
+    "carnet.consent",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
@@ -340,7 +341,8 @@ CARNET = {
     "FILE_CHECK_TIMEOUT_SECONDS": 10,
     "FILE_CHECK_MEMORY_BYTES": 768 * 1024 * 1024,
     "CARE_HISTORY_MONTHS": 24,
-    # Professionals
+    # Professionals and access rules
+    "EMERGENCY_ACCESS_DURATION": timedelta(hours=24),  # "bris de glace"
     "PRO_INVITATION_VALIDITY": timedelta(days=7),  # the activation link sent by invite_professional
     "WORKER_TICK_INTERVAL_SECONDS": 60,
 }
