@@ -7,6 +7,8 @@ urlpatterns = [
     path("", include("carnet.enrollment.urls")),
     path("", include("carnet.accounts.urls")),
     path("pro/", include("carnet.professionals.urls")),
+    # Before "parametres/": its own prefix, never shadowed by the account settings.
+    path("parametres/acces/", include("carnet.consent.urls")),
     path("parametres/", include("carnet.accounts.settings_urls")),
     path("outbox/", include("carnet.notifications.urls")),
 ]

@@ -155,10 +155,10 @@ def emergency_start(
     reason = " ".join(reason.split())
     if len(reason) < 10:
         raise ValueError("Indiquez le motif de l'accès en urgence (10 caractères au moins).")
-    access(user, space, Action.EMERGENCY, kind, client=client)
     now = clock.now()
     duration = settings.CARNET["EMERGENCY_ACCESS_DURATION"]
-    with transaction.atomic():
+    with transaction.atomic():  # the decision's event and the access stand or fall together
+        access(user, space, Action.EMERGENCY, kind, client=client)
         emergency = EmergencyAccess.objects.create(
             space=space,
             professional=professional,
@@ -184,3 +184,26 @@ def emergency_start(
         if doctor is not None and doctor.professional.user_id:
             notify(doctor.professional.user, "acces_urgence", kind="acces_urgence", treating=True)
     return emergency
+
+
+def emergency_settings_update(
+    *,
+    user,
+    space,
+    samu_allowed: bool,
+    emergency_allowed: bool,
+    hidden_visible: bool,
+    client: str = "",
+):
+    """The patient's three emergency switches, saved and audited (`urgence_parametres`)."""
+    from .models import EmergencySettings
+
+    values = {
+        "samu_allowed": bool(samu_allowed),
+        "emergency_allowed": bool(emergency_allowed),
+        "hidden_visible": bool(hidden_visible),
+    }
+    with transaction.atomic():
+        settings_row, _ = EmergencySettings.objects.update_or_create(space=space, defaults=values)
+        _audit(user.actor, space, "urgence_parametres", client=client, **values)
+    return settings_row
