@@ -10,5 +10,6 @@ urlpatterns = [
     # Before "parametres/": its own prefix, never shadowed by the account settings.
     path("parametres/acces/", include("carnet.consent.urls")),
     path("parametres/", include("carnet.accounts.settings_urls")),
+    path("historique/", include("carnet.audit.urls")),
     path("outbox/", include("carnet.notifications.urls")),
 ]

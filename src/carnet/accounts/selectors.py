@@ -101,6 +101,8 @@ ACTIONS = {
     "medecin_traitant_designe": "Désignation du médecin traitant",
     "administrateur_donne": "Professionnel désigné administrateur",
     "administrateur_retire": "Professionnel retiré des administrateurs",
+    "urgence_parametres": "Modification des paramètres d'accès en urgence",
+    "historique_exporte": "Export de l'historique d'activité",
 }
 TRANSITIONS = {
     "active": "Activation de l'espace",

@@ -196,3 +196,16 @@ def chains_check(chain: str | None = None) -> Verification:
         found[name].append(f"Chaîne {name} : la tête de chaîne a été supprimée.")
     problems = [p for name in sorted(found) for p in found[name]]
     return Verification(problems, chains=len(seen.keys() | heads.keys()), events=count)
+
+
+def history_exported(*, user, space, tab: str, filters: dict, client: str = "") -> Event:
+    """The patient downloaded their history as CSV: that too is in the trail."""
+    detail = {"onglet": tab}
+    detail.update({k: str(v) for k, v in filters.items() if v})
+    return event_record(
+        actor=user.actor,
+        action="historique_exporte",
+        space_id=space.public_id,
+        detail=detail,
+        client=client,
+    )

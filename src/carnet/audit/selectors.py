@@ -1,0 +1,262 @@
+"""« Historique d'activité » (/historique/): the patient reads their trail, tab by tab.
+
+Every read is scoped to the owner's own space (active or closed). A page costs a constant number
+of queries whatever its length: the events, then one query each for the professionals named on
+the page, the titles of its documents and the reasons of its emergency accesses.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from itertools import islice
+from uuid import UUID
+
+from django.db.models import Q
+from django.http import Http404
+from django.utils import timezone
+
+from carnet.accounts.selectors import _describe, _who, activity_events
+
+from .models import Event
+
+# The tabs, in the order shown. "representants" and "services" come with the family and
+# catalogue issues: until then they are honest empty states, never made-up rows.
+TABS = {
+    "professionnels": "Professionnels",
+    "mes-activites": "Mes activités",
+    "representants": "Représentants légaux",
+    "services": "Services connectés",
+}
+DEFAULT_TAB = "professionnels"
+EMPTY_TABS = {"representants", "services"}
+
+# "Filtrer par type": each kind is a set of action names, defined here only.
+KINDS = {
+    "consultations": (
+        "Consultations",
+        {
+            "document_consultation",
+            "document_telechargement",
+            "acces_documents_liste",
+            "acces_document_lecture",
+            "acces_vaccinations_lecture",
+            "acces_entourage_lecture",
+            "acces_synthese_lecture",
+            "acces_urgence",
+            "acces_urgence_ouvert",
+            "historique_exporte",
+        },
+    ),
+    "ajouts": ("Ajouts", {"document_ajout", "acces_document_ajout"}),
+    "modifications": (
+        "Modifications",
+        {
+            "document_modification",
+            "document_remplace",
+            "document_epingle",
+            "document_desepingle",
+            "document_suppression",
+            "document_restauration",
+            "document_purge",
+            "documents_parametres",
+            "mot_de_passe_modifie",
+            "mot_de_passe_reinitialise",
+            "identifiant_modifie",
+            "email_modifie",
+            "mobile_modifie",
+            "preferences_modifiees",
+        },
+    ),
+    "autorisations": (
+        "Blocages et autorisations",
+        {
+            "consentement_atteste",
+            "professionnel_bloque",
+            "professionnel_debloque",
+            "medecin_traitant_designe",
+            "administrateur_donne",
+            "administrateur_retire",
+            "document_masque",
+            "document_affiche",
+            "soin_masque",
+            "soin_affiche",
+            "urgence_parametres",
+        },
+    ),
+    "connexions": (
+        "Connexions",
+        {
+            "connexion",
+            "connexion_echouee",
+            "connexion_bloquee",
+            "deconnexion",
+            "code_refuse",
+            "session_terminee",
+            "sessions_terminees",
+        },
+    ),
+}
+
+PROFESSIONAL_PREFIX = "professionnel:"
+CHANNEL_PORTAL = "Portail"
+CHANNEL_EMERGENCY = "Accès en urgence"
+DELETED_DOCUMENT = "document supprimé"
+# The emergency access row and its "acces_urgence_ouvert" event are written in the same
+# transaction, a few milliseconds apart: a row started this close to the event is its own.
+EMERGENCY_MATCH_WINDOW = timedelta(minutes=1)
+EXPORT_CHUNK = 500  # events read, and looked up, at a time by the CSV export
+
+
+@dataclass
+class Row:
+    at: datetime
+    who: str
+    label: str
+    detail: str
+    document: str
+    channel: str
+
+
+def history_space(user):
+    """The space whose history `user` may read: their own, active or closed; else a 404."""
+    from carnet.enrollment.models import Space
+    from carnet.enrollment.selectors import space_for_user
+
+    space = space_for_user(user)
+    if space is None or space.state not in (Space.State.ACTIVE, Space.State.CLOSED):
+        raise Http404
+    return space
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def history_events(user, space, tab: str, *, since=None, until=None, kind: str = ""):
+    """The events of one tab, newest first, narrowed to a period (days, both included, in
+    local time) and a kind."""
+    if tab == "professionnels":
+        events = Event.objects.filter(
+            space_id=space.public_id, actor__startswith=PROFESSIONAL_PREFIX
+        )
+    elif tab == "mes-activites":
+        # The account's trail as "Mes activités" reads it, less what others did in the space.
+        events = activity_events(user).filter(
+            Q(actor=user.actor) | Q(object_type="user", object_id=str(user.public_id))
+        )
+    else:
+        return Event.objects.none()
+    if since is not None:
+        events = events.filter(at__gte=_day_start(since))
+    if until is not None:
+        events = events.filter(at__lt=_day_start(until + timedelta(days=1)))
+    if kind in KINDS:
+        events = events.filter(action__in=sorted(KINDS[kind][1]))
+    return events.order_by("-at", "-id")
+
+
+def _professionals(events) -> dict[str, str]:
+    """ "Prénom Nom, Profession (spécialité)" by actor, for the professionals of `events`."""
+    from carnet.professionals.models import Professional
+
+    ids = _uuids(e.actor.removeprefix(PROFESSIONAL_PREFIX) for e in events if _is_pro(e))
+    if not ids:
+        return {}
+    professions = dict(Professional.Profession.choices)
+    names = {}
+    for p in Professional.objects.filter(user__public_id__in=ids).values(
+        "user__public_id", "first_name", "last_name", "profession", "specialty"
+    ):
+        profession = professions.get(p["profession"], p["profession"])
+        if p["specialty"]:
+            profession = f"{profession} ({p['specialty']})"
+        names[f"{PROFESSIONAL_PREFIX}{p['user__public_id']}"] = (
+            f"{p['first_name']} {p['last_name']}, {profession}"
+        )
+    return names
+
+
+def _uuids(values) -> set[UUID]:
+    """The well-formed ids among `values` (an actor or object id is a free string)."""
+    found = set()
+    for value in values:
+        try:
+            found.add(UUID(value))
+        except (TypeError, ValueError):
+            continue
+    return found
+
+
+def _is_pro(event) -> bool:
+    return event.actor.startswith(PROFESSIONAL_PREFIX)
+
+
+def _titles(events, space) -> dict[str, str]:
+    from carnet.documents.models import Document
+
+    ids = _uuids(e.object_id for e in events if e.object_type == "document")
+    if not ids:
+        return {}
+    rows = Document.objects.filter(space=space, public_id__in=ids).values_list("public_id", "title")
+    return {str(public_id): title for public_id, title in rows}
+
+
+def _emergencies(events, space) -> dict[int, str]:
+    """The reason of each "acces_urgence_ouvert" event, from the emergency access started by
+    the same professional at (nearly) the same moment."""
+    from carnet.consent.models import EmergencyAccess
+
+    opened = [e for e in events if e.action == "acces_urgence_ouvert"]
+    if not opened:
+        return {}
+    accesses = list(
+        EmergencyAccess.objects.filter(
+            space=space,
+            started_at__gte=min(e.at for e in opened) - EMERGENCY_MATCH_WINDOW,
+            started_at__lte=max(e.at for e in opened) + EMERGENCY_MATCH_WINDOW,
+        ).values_list("professional__user__public_id", "started_at", "reason")
+    )
+    reasons = {}
+    for event in opened:
+        candidates = [
+            (abs(started - event.at), reason)
+            for user_id, started, reason in accesses
+            if event.actor == f"{PROFESSIONAL_PREFIX}{user_id}"
+            and abs(started - event.at) <= EMERGENCY_MATCH_WINDOW
+        ]
+        if candidates:
+            reasons[event.pk] = min(candidates)[1]
+    return reasons
+
+
+def history_rows(events, user, space) -> list[Row]:
+    """The lines of one page in words: four queries at most, whatever the page's length."""
+    events = list(events)
+    professionals = _professionals(events)
+    titles = _titles(events, space)
+    reasons = _emergencies(events, space)
+    rows = []
+    for event in events:
+        label, detail = _describe(event)
+        if _is_pro(event):
+            # The professional's basis of access ("motif : autorise") is for the service.
+            detail = ""
+            who = professionals.get(event.actor) or _who(event, user)
+        else:
+            who = _who(event, user)
+        document = ""
+        if event.object_type == "document":
+            document = titles.get(event.object_id, DELETED_DOCUMENT)
+        channel = CHANNEL_PORTAL
+        if event.action == "acces_urgence_ouvert" or (event.detail or {}).get("motif") == "urgence":
+            channel = CHANNEL_EMERGENCY
+            if event.pk in reasons:
+                channel = f"{CHANNEL_EMERGENCY} — motif : {reasons[event.pk]}"
+        rows.append(Row(event.at, who, label, detail, document, channel))
+    return rows
+
+
+def history_rows_all(events, user, space):
+    """Every line of a history, read and looked up EXPORT_CHUNK events at a time."""
+    stream = events.iterator(chunk_size=EXPORT_CHUNK)
+    while chunk := list(islice(stream, EXPORT_CHUNK)):
+        yield from history_rows(chunk, user, space)
