@@ -344,6 +344,10 @@ CARNET = {
     # Professionals and access rules
     "EMERGENCY_ACCESS_DURATION": timedelta(hours=24),  # "bris de glace"
     "PRO_INVITATION_VALIDITY": timedelta(days=7),  # the activation link sent by invite_professional
+    # "Trouver un patient": failed searches per professional before a pause
+    "PRO_SEARCH_MAX_FAILURES": 10,
+    "PRO_SEARCH_FAILURE_WINDOW": timedelta(hours=1),
+    "PRO_SEARCH_LOCKOUT": timedelta(hours=1),
     "WORKER_TICK_INTERVAL_SECONDS": 60,
 }
 

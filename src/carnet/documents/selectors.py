@@ -1,7 +1,7 @@
 """Reads of the documents, always scoped to one space.
 
 The rule "the owner reads their own active space" lives in `documents_space`; professionals
-will read through `consent.decide` (professionals issue). A page of the list costs a constant
+read through `consent.decide` and `documents_for_professional`. A page of the list costs a constant
 number of queries (a count and a slice) served by the partial indexes of `Document`.
 """
 
@@ -75,7 +75,22 @@ class ListQuery:
 
 
 def documents_page(space: Space, query: ListQuery) -> Page:
-    rows = live_documents(space)
+    return _page(live_documents(space), query)
+
+
+def documents_for_professional(space: Space, facts, query: ListQuery, *, categories=None) -> Page:
+    """The page of the documents a professional may see: the one predicate of the matrix and
+    hidden documents (`consent.rules.visible_documents_q`), the same that opens a file, so what
+    is not listed does not open. `categories`: the profession's, if the caller already has them.
+    """
+    from carnet.consent.rules import readable_categories, visible_documents_q
+
+    if categories is None:
+        categories = readable_categories(facts.professional.profession)
+    return _page(live_documents(space).filter(visible_documents_q(facts, categories)), query)
+
+
+def _page(rows, query: ListQuery) -> Page:
     if query.filter == PINNED:
         rows = rows.filter(pinned=True)
     elif query.filter:

@@ -1,7 +1,7 @@
 """Changing documents: one function per use case, each audited in the same transaction.
 
-Only the owner acts here for now; professionals will come through `consent.decide` (issue of
-the professionals). Events carry ids and categories, never titles (DESIGN invariant 7).
+The owner acts here directly; a professional's access is decided by `consent` before these are
+called (the pro portal). Events carry ids and categories, never titles (DESIGN invariant 7).
 """
 
 import logging
@@ -51,6 +51,15 @@ def _author_of(user) -> tuple[str, str, str]:
     person = getattr(user, "person", None)
     if user.kind == "usager" and person is not None:
         return Document.AuthorKind.USAGER, f"{person.first_name} {person.last_name}", ""
+    # A professional's account linked to the directory: "Prénom Nom" and their establishment,
+    # as written at the time (the directory entry may change later).
+    professional = getattr(user, "professional", None) if user.kind == "professionnel" else None
+    if professional is not None:
+        return (
+            Document.AuthorKind.PROFESSIONNEL,
+            professional.full_name[:150],  # the columns of Document
+            professional.establishment[:150],
+        )
     return Document.AuthorKind.PROFESSIONNEL, user.identifier, ""
 
 

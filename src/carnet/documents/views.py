@@ -1,12 +1,9 @@
 """Pages of "Mes documents": thin views around the selectors and services."""
 
-import io
-import unicodedata
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import SuspiciousOperation
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -16,19 +13,7 @@ from carnet.core.http import client_address
 from . import selectors, services
 from .forms import DocumentSettingsForm, EditForm, UploadForm
 from .models import Category
-
-CHUNK = 64 * 1024
-# Never in the name the browser saves: path separators and control characters.
-NAME_UNSAFE = set("/\\")
-
-
-def file_name(doc) -> str:
-    """The name offered for the file: its title and extension. Quotes and non-ASCII letters
-    are encoded by Django (RFC 6266: an escaped quoted string, or filename*=utf-8'')."""
-    title = "".join(
-        "-" if c in NAME_UNSAFE or unicodedata.category(c)[0] == "C" else c for c in doc.title
-    )
-    return f"{title.strip() or 'document'}.{doc.extension}"
+from .responses import file_response
 
 
 @never_cache
@@ -104,21 +89,7 @@ def content(request, public_id):
         )
     except services.DocumentUnreadable:
         return render(request, "documents/unreadable.html", {"doc": doc}, status=500)
-    # Streamed in chunks from the one decrypted copy (BytesIO shares the bytes' buffer).
-    response = FileResponse(
-        io.BytesIO(data),
-        as_attachment=download,
-        filename=file_name(doc),
-        content_type=doc.media_type,
-    )
-    response.block_size = CHUNK
-    response["Content-Length"] = str(len(data))
-    response["X-Content-Type-Options"] = "nosniff"
-    # Whatever the file holds, it cannot run script in our origin.
-    response["Content-Security-Policy"] = "sandbox"
-    response["Cache-Control"] = "no-store, private"
-    response["Cross-Origin-Resource-Policy"] = "same-origin"
-    return response
+    return file_response(doc, data, download=download)
 
 
 @never_cache

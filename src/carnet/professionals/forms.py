@@ -10,7 +10,7 @@ from carnet.accounts.passwords import (
     password_validate,
 )
 from carnet.core.forms import CarnetForm
-from carnet.core.validators import parse_identifier
+from carnet.core.validators import parse_identifier, parse_nir
 
 
 class ProCredentialsForm(CarnetForm):
@@ -73,3 +73,84 @@ class TotpCodeForm(CarnetForm):
         if not (code.isascii() and code.isdigit()):
             raise forms.ValidationError("Le code ne contient que des chiffres.")
         return code
+
+
+# --- The pro portal ------------------------------------------------------------------------------
+
+EMERGENCY_REASON_MIN = 10
+EMERGENCY_REASON_MAX = 500
+
+
+class PatientSearchForm(CarnetForm):
+    nir = forms.CharField(
+        label="INS (numéro de sécurité sociale)",
+        max_length=40,  # spaces and dots allowed around the 15 characters
+        help_text="Les 15 caractères, clé comprise. Par exemple : 2 80 05 75 111 222 33.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}
+        ),
+        error_messages={
+            "required": "Indiquez le numéro de sécurité sociale du patient.",
+            "max_length": "Le numéro de sécurité sociale doit comporter 15 caractères.",
+        },
+    )
+    birth_date = forms.DateField(
+        label="Date de naissance",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        help_text="Par exemple : 17/05/1980.",
+        error_messages={
+            "required": "Indiquez la date de naissance du patient.",
+            "invalid": "Indiquez une date valide, par exemple 17/05/1980.",
+        },
+    )
+
+    def clean_nir(self):
+        return parse_nir(self.cleaned_data["nir"])
+
+
+class ConsentAttestForm(CarnetForm):
+    attest = forms.BooleanField(
+        label="J'atteste avoir recueilli le consentement du patient",
+        error_messages={
+            "required": "Cochez la case pour attester avoir recueilli le consentement du patient."
+        },
+    )
+
+
+class EmergencyForm(CarnetForm):
+    kind = forms.ChoiceField(
+        label="Situation",
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choisissez la situation d'urgence.",
+            "invalid_choice": "Choisissez une situation de la liste.",
+        },
+    )
+    reason = forms.CharField(
+        label="Motif de l'accès en urgence",
+        widget=forms.Textarea(attrs={"rows": 4}),
+        min_length=EMERGENCY_REASON_MIN,
+        max_length=EMERGENCY_REASON_MAX,
+        help_text=(
+            f"De {EMERGENCY_REASON_MIN} à {EMERGENCY_REASON_MAX} caractères. Le patient pourra "
+            "le lire dans l'historique des accès."
+        ),
+        error_messages={
+            "required": "Indiquez le motif de l'accès en urgence.",
+            "min_length": f"Le motif doit comporter au moins {EMERGENCY_REASON_MIN} caractères.",
+            "max_length": f"Le motif ne doit pas dépasser {EMERGENCY_REASON_MAX} caractères.",
+        },
+    )
+
+    def __init__(self, *args, choices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = choices
+        if len(choices) == 1:
+            self.initial.setdefault("kind", choices[0][0])
+
+    def clean_reason(self):
+        reason = " ".join(self.cleaned_data["reason"].split())
+        if len(reason) < EMERGENCY_REASON_MIN:
+            raise ValidationError(self.fields["reason"].error_messages["min_length"])
+        return reason

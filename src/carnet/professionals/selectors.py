@@ -40,3 +40,28 @@ def pending_device(invitation: Invitation) -> TOTPDevice | None:
     if invitation.pending_user_id is None:
         return None
     return TOTPDevice.objects.filter(user_id=invitation.pending_user_id, confirmed=False).first()
+
+
+def patient_space(public_id):
+    """The space of a patient page of the portal, with its person, whatever its state (access
+    is decided by consent); None for an unknown id."""
+    from carnet.enrollment.models import Space
+
+    return Space.objects.select_related("person").filter(public_id=public_id).first()
+
+
+def portal_document(space, public_id):
+    """A live document of this space, or None (consent decides whether it may be read)."""
+    from carnet.documents.selectors import live_documents
+
+    return live_documents(space).filter(public_id=public_id).select_related("blob").first()
+
+
+def emergency_kinds(professional) -> list[tuple[str, str]]:
+    """The emergency situations this professional may state: SAMU regulation is for médecins."""
+    from carnet.consent.models import EmergencyAccess
+
+    kinds = EmergencyAccess.Kind
+    if professional.profession == Professional.Profession.MEDECIN:
+        return [(kinds.SAMU, kinds.SAMU.label), (kinds.OTHER, kinds.OTHER.label)]
+    return [(kinds.OTHER, kinds.OTHER.label)]

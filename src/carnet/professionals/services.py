@@ -576,3 +576,92 @@ def seed_professionals() -> int:
         if account is not None:
             Professional.objects.filter(rpps=demo_rpps(1), user__isnull=True).update(user=account)
     return created
+
+
+# --- The pro portal: finding a patient, adding a document ---------------------------------------
+#
+# Finding a patient answers the same "not found" for an unknown NIR, a wrong birth date, a space
+# that is not active and a professional the patient blocked: nothing tells whether the person
+# exists. Those failures are counted per professional (PRO_SEARCH_*), whatever the client.
+
+
+def _search_limit(name: str):
+    return settings.CARNET[name]
+
+
+class SearchLocked(Exception):
+    """Too many searches without a result: the professional waits until `until`."""
+
+    def __init__(self, until: datetime):
+        super().__init__(until)
+        self.until = until
+
+
+def search_key(professional) -> str:
+    return f"pro-recherche:{professional.pk}"
+
+
+def patient_find(*, professional, nir: str, birth_date):
+    """(space, facts) of the patient with this NIR and birth date if this professional may go
+    on (active space, not blocked: with a basis, or to attest consent or open an emergency
+    access); None for anything else, counted as a failure. Raises SearchLocked."""
+    from carnet.consent.rules import professional_facts
+    from carnet.core import ratelimit
+    from carnet.enrollment.models import Space
+
+    key = search_key(professional)
+    until = ratelimit.blocked_until(key)
+    if until is not None:
+        raise SearchLocked(until)
+    space = (
+        Space.objects.select_related("person")
+        .filter(person__nir=nir, person__birth_date=birth_date, state=Space.State.ACTIVE)
+        .first()
+    )
+    facts = professional_facts(space, professional) if space is not None else None
+    if facts is None or facts.blocked:
+        ratelimit.record_failure(
+            key,
+            limit=_search_limit("PRO_SEARCH_MAX_FAILURES"),
+            window=_search_limit("PRO_SEARCH_FAILURE_WINDOW"),
+            lockout=_search_limit("PRO_SEARCH_LOCKOUT"),
+        )
+        return None
+    return space, facts
+
+
+def document_add_by_professional(
+    *, user, space, facts, checked, title: str, category: str, document_date, client: str = ""
+):
+    """A professional adds a document to a patient's space: decided and audited by consent
+    (`acces_document_ajout`), stored and audited by documents (`document_ajout`, author = the
+    professional), and the patient told that a document arrived, never which (invariant 7).
+    Raises consent's Denied, or documents' SpaceNotWritable."""
+    from carnet.accounts.services import notify
+    from carnet.consent.models import Action
+    from carnet.consent.services import access
+    from carnet.documents.services import document_add
+
+    with transaction.atomic():
+        access(user, space, Action.DOCUMENT_ADD, facts=facts, client=client)
+        doc = document_add(
+            user=user,
+            space=space,
+            checked=checked,
+            title=title,
+            category=category,
+            document_date=document_date,
+            # The patient's "masquer par défaut" is about the documents they add themselves.
+            hidden=False,
+            client=client,
+        )
+        owner = User.objects.filter(person_id=space.person_id, is_active=True).first()
+        if owner is not None:
+            notify(
+                owner,
+                "nouveau_document",
+                kind="nouveau_document",
+                url=settings.SERVICE_URL,
+                sms_text="Carnet : vous avez reçu un nouveau document. Consultez votre espace.",
+            )
+    return doc

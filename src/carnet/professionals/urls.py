@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import portal_views, views
 
 app_name = "professionals"
 
@@ -8,4 +8,15 @@ app_name = "professionals"
 urlpatterns = [
     path("activer/<str:token>/", views.activate, name="activate"),
     path("activer/<str:token>/authentificateur/", views.activate_totp, name="activate_totp"),
+    # The portal: a patient is named by the public id of their space, never by the NIR.
+    path("patients/", portal_views.patient_search, name="patient_search"),
+    path("patients/<uuid:space_id>/", portal_views.patient, name="patient"),
+    path("patients/<uuid:space_id>/consentement/", portal_views.consent, name="consent"),
+    path("patients/<uuid:space_id>/urgence/", portal_views.emergency, name="emergency"),
+    path("patients/<uuid:space_id>/ajouter/", portal_views.document_add, name="document_add"),
+    path(
+        "patients/<uuid:space_id>/documents/<uuid:doc_id>/fichier/",
+        portal_views.document_file,
+        name="document_file",
+    ),
 ]
