@@ -110,14 +110,13 @@ def pending_space(issue_code):
     return found
 
 
-def test_pending_space_can_receive_a_document_from_an_authorised_professional(
+def test_pending_space_receives_a_professionals_document_before_anyone_could_consent(
     pending_space, generalist
 ):
-    # Rule 1: "pending spaces can receive documents". decide lets it through, but only with an
-    # Authorisation row, which a pending space has no way to get yet (see the report).
-    assert decide(generalist, pending_space, Action.DOCUMENT_ADD) == rules.deny(rules.NO_CONSENT)
-    authorise(pending_space, generalist)
-    assert decide(generalist, pending_space, Action.DOCUMENT_ADD) == rules.allow(rules.AUTHORISED)
+    # Rule 1: "pending spaces can receive documents": the person finds them on activation.
+    assert decide(generalist, pending_space, Action.DOCUMENT_ADD) == rules.allow(rules.FEED)
+    block(pending_space, generalist)
+    assert decide(generalist, pending_space, Action.DOCUMENT_ADD) == rules.deny(rules.BLOCKED)
 
 
 def test_pending_space_cannot_be_read(pending_space, generalist):
@@ -522,3 +521,20 @@ def test_document_read_costs_a_constant_number_of_queries(
     with django_assert_num_queries(small):
         assert decide(actor, space, Action.DOCUMENT_READ, doc).allowed
     print(f"decide(DOCUMENT_READ) as {basis}: {small} queries")
+
+
+def test_a_professionals_document_is_stored_in_a_pending_space(pending_space, generalist):
+    from carnet.documents import services as documents
+    from carnet.documents.files import file_check
+    from carnet.documents.models import Document
+    from tests.documents.conftest import pdf_bytes
+
+    doc = documents.document_add(
+        user=generalist.user,
+        space=pending_space,
+        checked=file_check("cr.pdf", pdf_bytes()),
+        title="Compte rendu",
+        category="CPT_REND",
+        document_date=pending_space.created_at.date(),
+    )
+    assert Document.objects.get(pk=doc.pk).author_kind == Document.AuthorKind.PROFESSIONNEL

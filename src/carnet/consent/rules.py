@@ -37,6 +37,7 @@ TREATING = "medecin_traitant"
 AUTHORISED = "autorise"
 COLLEAGUE = "equipe"
 EMERGENCY = "urgence"
+FEED = "alimentation"
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,10 @@ def decide(actor, space: Space, action: str, obj=None, *, facts: Facts | None = 
     # 4. A blocked professional can do nothing.
     if facts.blocked:
         return deny(BLOCKED)
+    # 1 (continued). A pending space is fed before anyone could consent: the person finds the
+    # documents, and who added them, when they activate (DOCUMENT_ADD is the only action here).
+    if space.state == Space.State.PENDING:
+        return allow(FEED)
     # 6. Emergency access, unless the patient opposed it.
     if action == Action.EMERGENCY:
         kind = obj or EmergencyAccess.Kind.OTHER

@@ -87,7 +87,11 @@ def document_add(
         # Under the space's lock: a purge or closure cannot slip in between the check of the
         # state and the insert, and two advance directives added at once replace in turn.
         locked = Space.objects.select_for_update().only("state").get(pk=space.pk)
-        if locked.state != Space.State.ACTIVE:
+        # A pending space receives professionals' documents (consent rule 1), nothing else.
+        writable = {Space.State.ACTIVE}
+        if kind == Document.AuthorKind.PROFESSIONNEL:
+            writable.add(Space.State.PENDING)
+        if locked.state not in writable:
             raise SpaceNotWritable(locked.state)
         blob = blobs.blob_put(data_key=data_key, plaintext=checked.data)
         doc = Document.objects.create(
