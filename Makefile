@@ -61,6 +61,7 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/import_registry.py
 	$(BIN)/python bench/documents.py
+	$(BIN)/python bench/consent.py
 
 clean:
 	rm -rf $(VENV) var
