@@ -119,7 +119,11 @@ def _append(entries: list[Entry]) -> list[Event]:
     # in the number of new chains (a batch of provisional codes opens thousands).
     new_chains = {h.chain for h in new_heads}
     existing = [h for h in heads.values() if h.chain not in new_chains]
-    if existing:
+    if len(existing) == 1:
+        # The common case (one access, one event): a plain UPDATE, not bulk_update's CASE.
+        [head] = existing
+        ChainHead.objects.filter(pk=head.pk).update(seq=head.seq, hash=head.hash)
+    elif existing:
         ChainHead.objects.bulk_update(existing, ["seq", "hash"])
     return events
 
