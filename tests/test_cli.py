@@ -70,6 +70,8 @@ def test_tick_twice_is_idempotent(issue_code, settings):
         "0",
         "documents_supprimes:",
         "0",
+        "documents_retenus:",
+        "0",
         "fichiers_orphelins:",
         "0",
         "envoi_messages:",

@@ -341,6 +341,10 @@ CARNET = {
     "FILE_CHECK_TIMEOUT_SECONDS": 10,
     "FILE_CHECK_MEMORY_BYTES": 768 * 1024 * 1024,
     "CARE_HISTORY_MONTHS": 24,
+    # A result a professional withholds until the announcement consultation: the patient is
+    # told a document waits after WITHHOLD_NOTICE_AFTER, and sees it at WITHHOLD_MAX at the latest.
+    "WITHHOLD_NOTICE_AFTER": timedelta(days=14),
+    "WITHHOLD_MAX": timedelta(days=30),
     # Professionals and access rules
     "EMERGENCY_ACCESS_DURATION": timedelta(hours=24),  # "bris de glace"
     "PRO_INVITATION_VALIDITY": timedelta(days=7),  # the activation link sent by invite_professional

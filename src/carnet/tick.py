@@ -4,7 +4,7 @@ import logging
 import time
 
 from carnet.core.blobs import orphans_sweep
-from carnet.documents.services import documents_purge_due
+from carnet.documents.services import documents_purge_due, documents_withheld_sweep
 from carnet.enrollment.services import spaces_auto_create, spaces_purge_due
 from carnet.notifications.services import outbox_deliver
 
@@ -14,6 +14,7 @@ SWEEPS = [
     ("creation_automatique", spaces_auto_create),
     ("purge", spaces_purge_due),
     ("documents_supprimes", documents_purge_due),
+    ("documents_retenus", documents_withheld_sweep),
     ("fichiers_orphelins", orphans_sweep),
     ("envoi_messages", outbox_deliver),
 ]

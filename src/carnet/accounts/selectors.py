@@ -38,11 +38,17 @@ def activity_events(user: User, *, subject: str = ""):
     if subject == "documents":
         if not space_id:
             return Event.objects.none()
-        return Event.objects.filter(space_id=space_id, object_type="document").order_by(
-            "-at", "-id"
-        )
-    where = about_me | Q(space_id=space_id) if space_id else about_me
-    return Event.objects.filter(where).order_by("-at", "-id")
+        events = Event.objects.filter(space_id=space_id, object_type="document")
+    else:
+        where = about_me | Q(space_id=space_id) if space_id else about_me
+        events = Event.objects.filter(where)
+    if space_id:
+        from carnet.documents.selectors import withheld_document_ids
+
+        withheld = withheld_document_ids(space_id)
+        if withheld:  # a result withheld until the announcement consultation stays unsaid
+            events = events.exclude(object_type="document", object_id__in=withheld)
+    return events.order_by("-at", "-id")
 
 
 # --- The trail in French words ----------------------------------------------------------------
@@ -84,6 +90,7 @@ ACTIONS = {
     "document_purge": "Suppression définitive d'un document",
     "document_remplace": "Document remplacé par une nouvelle version",
     "document_illisible": "Document endommagé (non présenté)",
+    "document_libere": "Document retenu rendu visible au patient",
     "documents_parametres": "Modification des préférences des documents",
     "soin_masque": "Soin masqué aux professionnels de santé",
     "soin_affiche": "Soin de nouveau visible par les professionnels de santé",

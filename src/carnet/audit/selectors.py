@@ -15,6 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from carnet.accounts.selectors import _describe, _who, activity_events
+from carnet.core import clock
 
 from .models import Event
 
@@ -135,9 +136,14 @@ def history_events(user, space, tab: str, *, since=None, until=None, kind: str =
     """The events of one tab, newest first, narrowed to a period (days, both included, in
     local time) and a kind."""
     if tab == "professionnels":
+        from carnet.documents.selectors import withheld_document_ids
+
         events = Event.objects.filter(
             space_id=space.public_id, actor__startswith=PROFESSIONAL_PREFIX
         )
+        withheld = withheld_document_ids(space.public_id)
+        if withheld:  # a result withheld until the announcement consultation stays unsaid
+            events = events.exclude(object_type="document", object_id__in=withheld)
     elif tab == "mes-activites":
         # The account's trail as "Mes activités" reads it, less what others did in the space.
         events = activity_events(user).filter(
@@ -196,7 +202,12 @@ def _titles(events, space) -> dict[str, str]:
     ids = _uuids(e.object_id for e in events if e.object_type == "document")
     if not ids:
         return {}
-    rows = Document.objects.filter(space=space, public_id__in=ids).values_list("public_id", "title")
+    # A withheld document's title is not shown until it is released (announcement consultation).
+    rows = (
+        Document.objects.filter(space=space, public_id__in=ids)
+        .exclude(withheld_until__gt=clock.now())
+        .values_list("public_id", "title")
+    )
     return {str(public_id): title for public_id, title in rows}
 
 

@@ -38,22 +38,33 @@ def _audit(actor: str, space, action: str, *, object_type="", object_id="", clie
     )
 
 
-def access(actor, space, action: str, obj=None, *, client: str = "", facts=None) -> Decision:
-    """Decide, and write the allowed access of anyone but the owner to the trail."""
+def access(
+    actor, space, action: str, obj=None, *, client: str = "", facts=None, record: bool = True
+) -> Decision:
+    """Decide, and write the allowed access of anyone but the owner to the trail. With
+    `record=False` the caller writes it with `access_record` once the object exists (an added
+    document), so that the event names it."""
     decision = decide(actor, space, action, obj, facts=facts)
     if not decision.allowed:
         raise Denied(decision)
-    if decision.reason != "titulaire":
-        _audit(
-            actor.actor,
-            space,
-            f"acces_{action}",
-            object_type="document" if obj is not None and action == Action.DOCUMENT_READ else "",
-            object_id=str(getattr(obj, "public_id", "")) if action == Action.DOCUMENT_READ else "",
-            client=client,
-            motif=decision.reason,
-        )
+    if record:
+        access_record(actor, space, action, decision, obj, client=client)
     return decision
+
+
+def access_record(actor, space, action: str, decision: Decision, obj=None, *, client=""):
+    if decision.reason == "titulaire":
+        return
+    document = obj if action in (Action.DOCUMENT_READ, Action.DOCUMENT_ADD) else None
+    _audit(
+        actor.actor,
+        space,
+        f"acces_{action}",
+        object_type="document" if document is not None else "",
+        object_id=str(document.public_id) if document is not None else "",
+        client=client,
+        motif=decision.reason,
+    )
 
 
 def consent_attest(*, user, professional, space, client: str = "") -> Authorisation:

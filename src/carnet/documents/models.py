@@ -68,6 +68,10 @@ class Document(models.Model):
     updated_at = models.DateTimeField()
     deleted_at = models.DateTimeField(null=True, blank=True)
     deleted_by = models.CharField(max_length=120, blank=True)
+    # Withheld by its professional author until the announcement consultation: hidden from the
+    # patient while in the future (released by the author, or by `carnet tick` at this moment).
+    withheld_until = models.DateTimeField(null=True, blank=True)
+    withheld_notice_sent_at = models.DateTimeField(null=True, blank=True)  # "un document attend"
 
     class Meta:
         # One index per sort of the list, over the live rows of a space only: a page costs the
@@ -83,9 +87,15 @@ class Document(models.Model):
                 fields=["space", "author_key", "id"], condition=LIVE, name="doc_live_author"
             ),
             models.Index(
-                fields=["space", "category", "-document_date", "-id"],
+                fields=["space", "category", "withheld_until", "-document_date", "-id"],
                 condition=LIVE,
                 name="doc_live_category",
+            ),
+            # The sweep that releases withheld documents once due.
+            models.Index(
+                fields=["withheld_until"],
+                condition=Q(withheld_until__isnull=False),
+                name="doc_withheld_due",
             ),
             models.Index(
                 fields=["space", "-document_date", "-id"],
@@ -93,8 +103,13 @@ class Document(models.Model):
                 name="doc_live_pinned",
             ),
             # "1 - 20 sur N": the count reads this index only, never the table (SQLite does not
-            # count through a partial index whose columns miss `deleted_at`).
-            models.Index(fields=["space", "deleted_at"], condition=LIVE, name="doc_live_count"),
+            # count through a partial index whose columns miss `deleted_at`; `withheld_until`
+            # is read by the count of what the patient may see).
+            models.Index(
+                fields=["space", "deleted_at", "withheld_until"],
+                condition=LIVE,
+                name="doc_live_count",
+            ),
             # "Documents supprimés" of a space, and the purge sweep across all spaces.
             models.Index(
                 fields=["space", "-deleted_at", "-id"],

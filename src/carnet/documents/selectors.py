@@ -32,7 +32,8 @@ DEFAULT_SORT = "recents"
 PINNED = "epingles"
 LIST_FIELDS = (
     "public_id", "title", "category", "document_date", "media_type", "size", "author_kind",
-    "author_name", "author_establishment", "hidden", "pinned", "created_at",
+    "author_name", "author_establishment", "hidden", "pinned", "created_at", "author",
+    "withheld_until",
 )  # fmt: skip
 
 
@@ -44,8 +45,47 @@ def documents_space(user) -> Space:
     return space
 
 
-def live_documents(space: Space):
-    return Document.objects.filter(space=space, deleted_at__isnull=True)
+def live_documents(space: Space, *, withheld: bool = False):
+    """The live documents of a space as its owner sees them: without the ones a professional
+    withholds until the announcement consultation, unless `withheld` (the professionals' reads).
+    """
+    rows = Document.objects.filter(space=space, deleted_at__isnull=True)
+    if not withheld:
+        # Released by its author or by `carnet tick` once due (withheld_until set back to
+        # NULL): an IS NULL test the list's indexes serve, unlike a comparison with now.
+        rows = rows.filter(withheld_until__isnull=True)
+    return rows
+
+
+@dataclass(frozen=True)
+class Waiting:
+    count: int
+    until: datetime  # the latest release: every waiting document is visible by then
+
+
+def withheld_document_ids(space_public_id) -> list[str]:
+    """The ids of the documents still withheld from the patient: the patient's trail leaves
+    out their events until release (they would tell a result is waiting, and of what kind)."""
+    return [
+        str(public_id)
+        for public_id in Document.objects.filter(
+            space__public_id=space_public_id, withheld_until__isnull=False
+        ).values_list("public_id", flat=True)
+    ]
+
+
+def withheld_waiting(space: Space) -> Waiting | None:
+    """ "Un document vous attend": the withheld documents the patient has been told of (the
+    notice of `documents_withheld_sweep`), as a count and a date only, never what they are."""
+    from django.db.models import Count, Max
+
+    found = Document.objects.filter(
+        space=space,
+        deleted_at__isnull=True,
+        withheld_until__isnull=False,
+        withheld_notice_sent_at__isnull=False,
+    ).aggregate(n=Count("id"), until=Max("withheld_until"))
+    return Waiting(found["n"], found["until"]) if found["n"] else None
 
 
 def search_text(raw: str) -> str:
@@ -87,7 +127,8 @@ def documents_for_professional(space: Space, facts, query: ListQuery, *, categor
 
     if categories is None:
         categories = readable_categories(facts.professional.profession)
-    return _page(live_documents(space).filter(visible_documents_q(facts, categories)), query)
+    rows = live_documents(space, withheld=True).filter(visible_documents_q(facts, categories))
+    return _page(rows, query)
 
 
 def _page(rows, query: ListQuery) -> Page:

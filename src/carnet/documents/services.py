@@ -77,9 +77,12 @@ def document_add(
     category: str,
     document_date: date,
     hidden: bool | None = None,
+    withheld: bool = False,
     client: str = "",
 ) -> Document:
-    """Store the encrypted file, then the row; the row commits only once the file is durable."""
+    """Store the encrypted file, then the row; the row commits only once the file is durable.
+    `withheld`: a professional's result kept from the patient until the announcement
+    consultation, WITHHOLD_MAX at most."""
     data_key = space_data_key(space)
     kind, name, establishment = _author_of(user)
     now = clock.now()
@@ -110,8 +113,10 @@ def document_add(
             hidden=hide_new_documents(space) if hidden is None else hidden,
             created_at=now,
             updated_at=now,
+            withheld_until=now + settings.CARNET["WITHHOLD_MAX"] if withheld else None,
         )
-        _audit(user.actor, space, "document_ajout", doc, client, taille=doc.size)
+        extra = {"retenu": True} if withheld else {}
+        _audit(user.actor, space, "document_ajout", doc, client, taille=doc.size, **extra)
         if category in REPLACED_BY_NEW:
             _replace_previous(user, space, doc, client)
     return doc
@@ -261,6 +266,69 @@ def documents_purge_due(*, batch_size: int = 500) -> int:
                 ]
             )
             purged += _purge(due)
+
+
+NEW_DOCUMENT_SMS = "Carnet : vous avez reçu un nouveau document. Consultez votre espace."
+WAITING_SMS = "Carnet : un document vous attend. Il vous sera présenté par un professionnel."
+
+
+def owner_notify(space, template: str, *, sms_text: str) -> None:
+    """Tell the patient that something arrived, never what (DESIGN invariant 7)."""
+    from carnet.accounts.models import User
+    from carnet.accounts.services import notify
+
+    owner = User.objects.filter(person_id=space.person_id, is_active=True).first()
+    if owner is not None:
+        notify(owner, template, kind=template, url=settings.SERVICE_URL, sms_text=sms_text)
+
+
+def document_release(*, actor: str, doc: Document, client: str = "") -> bool:
+    """A withheld document becomes visible to the patient, who is told a document arrived.
+    One conditional update: the author's release racing the tick's notifies once. False if it
+    was no longer withheld."""
+    with transaction.atomic():
+        released = Document.objects.filter(pk=doc.pk, withheld_until__isnull=False).update(
+            withheld_until=None
+        )
+        if not released:
+            return False
+        doc.withheld_until = None
+        _audit(actor, doc.space, "document_libere", doc, client)
+        owner_notify(doc.space, "nouveau_document", sms_text=NEW_DOCUMENT_SMS)
+    return True
+
+
+def documents_withheld_sweep(*, batch_size: int = 500) -> int:
+    """`carnet tick`: the patient is told once that a document waits (after
+    WITHHOLD_NOTICE_AFTER), and a document withheld WITHHOLD_MAX is released. Each row changes
+    under a conditional update, so two sweeps at once notify once."""
+    now = clock.now()
+    done = 0
+    noticed = (
+        Document.objects.filter(
+            deleted_at__isnull=True,
+            withheld_until__gt=now,
+            withheld_notice_sent_at__isnull=True,
+            created_at__lte=now - settings.CARNET["WITHHOLD_NOTICE_AFTER"],
+        )
+        .select_related("space")
+        .order_by("id")[:batch_size]
+    )
+    for doc in noticed:
+        with transaction.atomic():
+            if Document.objects.filter(pk=doc.pk, withheld_notice_sent_at__isnull=True).update(
+                withheld_notice_sent_at=now
+            ):
+                owner_notify(doc.space, "document_en_attente", sms_text=WAITING_SMS)
+                done += 1
+    due = (
+        Document.objects.filter(withheld_until__lte=now)
+        .select_related("space")
+        .order_by("withheld_until", "id")[:batch_size]
+    )
+    for doc in due:
+        done += document_release(actor="systeme:tick", doc=doc)
+    return done
 
 
 def space_documents_erase(*, space, **_) -> int:

@@ -32,6 +32,7 @@ def index(request):
             "categories": Category.choices,
             "pinned_filter": selectors.PINNED,
             "search_max": settings.CARNET["DOCUMENT_SEARCH_MAX_LENGTH"],
+            "waiting": selectors.withheld_waiting(space),
         },
     )
 

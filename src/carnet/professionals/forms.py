@@ -11,6 +11,7 @@ from carnet.accounts.passwords import (
 )
 from carnet.core.forms import CarnetForm
 from carnet.core.validators import parse_identifier, parse_nir
+from carnet.documents.forms import UploadForm
 
 
 class ProCredentialsForm(CarnetForm):
@@ -154,3 +155,16 @@ class EmergencyForm(CarnetForm):
         if len(reason) < EMERGENCY_REASON_MIN:
             raise ValidationError(self.fields["reason"].error_messages["min_length"])
         return reason
+
+
+class ProfessionalUploadForm(UploadForm):
+    """The portal's "Ajouter un document": the document form, and withholding a result."""
+
+    withhold = forms.BooleanField(
+        label="Retenir ce document jusqu'à la consultation d'annonce (au plus 1 mois)",
+        required=False,
+        help_text=(
+            "Le patient ne le voit pas : il est informé après 14 jours qu'un document l'attend, "
+            "et le document lui est présenté au plus tard 1 mois après son ajout."
+        ),
+    )

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from carnet.consent import rules
 from carnet.consent.models import Action
@@ -19,17 +19,17 @@ from carnet.consent.services import Denied, access, consent_attest, emergency_st
 from carnet.core import clock
 from carnet.core.http import client_address
 from carnet.documents import selectors as documents
-from carnet.documents.forms import UploadForm
 from carnet.documents.models import Category
 from carnet.documents.responses import file_response
 from carnet.documents.services import (
     DocumentUnreadable,
     SpaceNotWritable,
     document_content,
+    document_release,
 )
 
 from . import selectors, services
-from .forms import ConsentAttestForm, EmergencyForm, PatientSearchForm
+from .forms import ConsentAttestForm, EmergencyForm, PatientSearchForm, ProfessionalUploadForm
 
 FOUND = "pro_patient_trouve"  # the public id of the space the last search found
 NOT_FOUND = "Aucun dossier accessible avec ces informations."
@@ -184,7 +184,9 @@ def document_add(request, space_id):
     if not rules.decide(request.user, space, Action.DOCUMENT_ADD, facts=facts):
         raise Http404
     posted = request.method == "POST"
-    form = UploadForm(request.POST if posted else None, request.FILES if posted else None)
+    form = ProfessionalUploadForm(
+        request.POST if posted else None, request.FILES if posted else None
+    )
     if posted and form.is_valid():
         data = form.cleaned_data
         try:
@@ -196,6 +198,7 @@ def document_add(request, space_id):
                 title=data["title"],
                 category=data["category"],
                 document_date=data["document_date"],
+                withheld=data["withhold"],
                 client=client_address(request),
             )
         except (Denied, SpaceNotWritable) as exc:  # refused, or closed meanwhile
@@ -213,6 +216,25 @@ def document_add(request, space_id):
         },
         status=400 if form.is_bound else 200,
     )
+
+
+@never_cache
+@require_POST
+def document_release_view(request, space_id, doc_id):
+    """ "Rendre visible au patient": the author of a withheld document, after the announcement
+    consultation. Anyone else, or a document no longer withheld, gets the 404 of a missing id."""
+    _, space, facts = _patient(request, space_id)
+    doc = selectors.portal_document(space, doc_id)
+    if (
+        doc is None
+        or doc.withheld_until is None
+        or doc.author_id != request.user.pk
+        or not rules.decide(request.user, space, Action.DOCUMENT_LIST, facts=facts)
+    ):
+        raise Http404
+    document_release(actor=request.user.actor, doc=doc, client=client_address(request))
+    messages.success(request, f"Le document « {doc.title} » est maintenant visible par le patient.")
+    return redirect("professionals:patient", space_id=space.public_id)
 
 
 @never_cache

@@ -51,10 +51,12 @@ def patient_space(public_id):
 
 
 def portal_document(space, public_id):
-    """A live document of this space, or None (consent decides whether it may be read)."""
+    """A live document of this space, withheld ones included, or None (consent decides whether
+    it may be read)."""
     from carnet.documents.selectors import live_documents
 
-    return live_documents(space).filter(public_id=public_id).select_related("blob").first()
+    rows = live_documents(space, withheld=True).filter(public_id=public_id)
+    return rows.select_related("blob").first()
 
 
 def emergency_kinds(professional) -> list[tuple[str, str]]:

@@ -631,19 +631,31 @@ def patient_find(*, professional, nir: str, birth_date):
 
 
 def document_add_by_professional(
-    *, user, space, facts, checked, title: str, category: str, document_date, client: str = ""
+    *,
+    user,
+    space,
+    facts,
+    checked,
+    title: str,
+    category: str,
+    document_date,
+    withheld: bool = False,
+    client: str = "",
 ):
     """A professional adds a document to a patient's space: decided and audited by consent
     (`acces_document_ajout`), stored and audited by documents (`document_ajout`, author = the
     professional), and the patient told that a document arrived, never which (invariant 7).
+    `withheld`: kept from the patient until the announcement consultation (told later, by
+    `documents_withheld_sweep` or `document_release`).
     Raises consent's Denied, or documents' SpaceNotWritable."""
-    from carnet.accounts.services import notify
     from carnet.consent.models import Action
-    from carnet.consent.services import access
-    from carnet.documents.services import document_add
+    from carnet.consent.services import access, access_record
+    from carnet.documents.services import NEW_DOCUMENT_SMS, document_add, owner_notify
 
     with transaction.atomic():
-        access(user, space, Action.DOCUMENT_ADD, facts=facts, client=client)
+        decision = access(
+            user, space, Action.DOCUMENT_ADD, facts=facts, client=client, record=False
+        )
         doc = document_add(
             user=user,
             space=space,
@@ -653,15 +665,10 @@ def document_add_by_professional(
             document_date=document_date,
             # The patient's "masquer par défaut" is about the documents they add themselves.
             hidden=False,
+            withheld=withheld,
             client=client,
         )
-        owner = User.objects.filter(person_id=space.person_id, is_active=True).first()
-        if owner is not None:
-            notify(
-                owner,
-                "nouveau_document",
-                kind="nouveau_document",
-                url=settings.SERVICE_URL,
-                sms_text="Carnet : vous avez reçu un nouveau document. Consultez votre espace.",
-            )
+        access_record(user, space, Action.DOCUMENT_ADD, decision, doc, client=client)
+        if not withheld:
+            owner_notify(space, "nouveau_document", sms_text=NEW_DOCUMENT_SMS)
     return doc

@@ -19,4 +19,9 @@ urlpatterns = [
         portal_views.document_file,
         name="document_file",
     ),
+    path(
+        "patients/<uuid:space_id>/documents/<uuid:doc_id>/rendre-visible/",
+        portal_views.document_release_view,
+        name="document_release",
+    ),
 ]
