@@ -85,6 +85,11 @@ class EmergencySettings(models.Model):
         return f"EmergencySettings {self.space_id}"
 
 
+# The stated reason of an emergency access: long enough to mean something, short enough to read.
+EMERGENCY_REASON_MIN = 10
+EMERGENCY_REASON_MAX = 500
+
+
 class EmergencyAccess(models.Model):
     """ "Bris de glace": a stated reason, read access until `expires_at`."""
 
@@ -97,7 +102,7 @@ class EmergencyAccess(models.Model):
         "professionals.Professional", on_delete=models.CASCADE, related_name="+"
     )
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    reason = models.CharField(max_length=500)
+    reason = models.CharField(max_length=EMERGENCY_REASON_MAX)
     started_at = models.DateTimeField()
     expires_at = models.DateTimeField()
 

@@ -10,7 +10,15 @@ from django.db import transaction
 from carnet.audit.services import Entry, events_record
 from carnet.core import clock
 
-from .models import Action, Authorisation, Block, EmergencyAccess, TreatingDoctor
+from .models import (
+    EMERGENCY_REASON_MAX,
+    EMERGENCY_REASON_MIN,
+    Action,
+    Authorisation,
+    Block,
+    EmergencyAccess,
+    TreatingDoctor,
+)
 from .rules import Decision, decide, professional_facts
 
 
@@ -164,8 +172,10 @@ def emergency_start(
     from carnet.accounts.services import notify
 
     reason = " ".join(reason.split())
-    if len(reason) < 10:
-        raise ValueError("Indiquez le motif de l'accès en urgence (10 caractères au moins).")
+    if len(reason) < EMERGENCY_REASON_MIN:
+        raise ValueError(
+            f"Indiquez le motif de l'accès en urgence ({EMERGENCY_REASON_MIN} caractères au moins)."
+        )
     now = clock.now()
     duration = settings.CARNET["EMERGENCY_ACCESS_DURATION"]
     with transaction.atomic():  # the decision's event and the access stand or fall together
@@ -174,7 +184,7 @@ def emergency_start(
             space=space,
             professional=professional,
             kind=kind,
-            reason=reason[:500],
+            reason=reason[:EMERGENCY_REASON_MAX],
             started_at=now,
             expires_at=now + duration,
         )

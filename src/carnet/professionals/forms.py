@@ -9,6 +9,7 @@ from carnet.accounts.passwords import (
     new_password_field,
     password_validate,
 )
+from carnet.consent.models import EMERGENCY_REASON_MAX, EMERGENCY_REASON_MIN
 from carnet.core.forms import CarnetForm
 from carnet.core.validators import parse_identifier, parse_nir
 from carnet.documents.forms import UploadForm
@@ -77,9 +78,6 @@ class TotpCodeForm(CarnetForm):
 
 
 # --- The pro portal ------------------------------------------------------------------------------
-
-EMERGENCY_REASON_MIN = 10
-EMERGENCY_REASON_MAX = 500
 
 
 class PatientSearchForm(CarnetForm):
