@@ -3,6 +3,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from carnet.accounts.forms import CodeForm
 from carnet.accounts.passwords import (
     check_confirmation,
     confirmation_field,
@@ -56,25 +57,15 @@ class ProCredentialsForm(CarnetForm):
         return cleaned
 
 
-class TotpCodeForm(CarnetForm):
-    code = forms.CharField(
-        label="Code affiché par l'application",
-        help_text="6 chiffres, renouvelés toutes les 30 secondes.",
-        min_length=6,
-        max_length=6,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
-        error_messages={
-            "required": "Saisissez le code affiché par votre application.",
-            "min_length": "Le code comporte 6 chiffres.",
-            "max_length": "Le code comporte 6 chiffres.",
-        },
-    )
+class TotpCodeForm(CodeForm):
+    """The login's 6-digit code field, worded for the authenticator being set up."""
 
-    def clean_code(self):
-        code = self.cleaned_data["code"].strip()
-        if not (code.isascii() and code.isdigit()):
-            raise forms.ValidationError("Le code ne contient que des chiffres.")
-        return code
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["code"]
+        field.label = "Code affiché par l'application"
+        field.help_text = "6 chiffres, renouvelés toutes les 30 secondes."
+        field.error_messages["required"] = "Saisissez le code affiché par votre application."
 
 
 # --- The pro portal ------------------------------------------------------------------------------
