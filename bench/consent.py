@@ -223,16 +223,15 @@ class Paths:
 
     def list_full(self):
         from carnet.consent.models import Action
-        from carnet.consent.rules import professional_facts, readable_categories
+        from carnet.consent.rules import professional_facts
         from carnet.consent.services import access
         from carnet.documents.selectors import documents_for_professional
         from carnet.professionals.selectors import professional_of
 
         professional = professional_of(self.user)
-        facts = professional_facts(self.space, professional)
+        facts = professional_facts(self.space, professional)  # the matrix's categories too
         access(self.user, self.space, Action.DOCUMENT_LIST, facts=facts, client="127.0.0.1")
-        categories = readable_categories(professional.profession)
-        page = documents_for_professional(self.space, facts, self.query, categories=categories)
+        page = documents_for_professional(self.space, facts, self.query)
         return [d.public_id for d in page.object_list], page.paginator.count
 
     def list_bare(self):
@@ -257,8 +256,13 @@ class Paths:
         professional = professional_of(self.user)
         facts = professional_facts(self.space, professional)
         doc = portal_document(self.space, public_id or self._next_doc())
-        access(self.user, self.space, Action.DOCUMENT_READ, doc, facts=facts, client="127.0.0.1")
-        return document_content(user=self.user, doc=doc, download=False, client="127.0.0.1")
+        # As the file view: decided here, written once with the consultation's event.
+        decision = access(
+            self.user, self.space, Action.DOCUMENT_READ, doc, facts=facts, record=False
+        )
+        return document_content(
+            user=self.user, doc=doc, download=False, client="127.0.0.1", basis=decision.reason
+        )
 
     def open_bare(self, public_id=None):
         from carnet.core.blobs import blob_read

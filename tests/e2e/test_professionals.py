@@ -223,10 +223,9 @@ def test_professional_journey_consent_document_then_blocked(ui, other_ui, alice,
     expect(
         by_pro.filter(has_text="Premier accès d'un professionnel (consentement attesté)")
     ).to_have_count(1)
-    # The addition itself, and the access that allowed it (with its ground), both name it.
+    # One line for the addition, naming the document.
     added = by_pro.filter(has_text="Ajout d'un document").filter(has_text=TITLE)
-    expect(added).to_have_count(2)
-    expect(added.filter(has_text="Ajout d'un document par un professionnel")).to_have_count(1)
+    expect(added).to_have_count(1)
     expect(added.first).to_contain_text("Portail")
     expect(lines.first).to_contain_text("Consultation de la liste des documents")  # newest first
     both_sizes(mine, "patient-historique-professionnels")

@@ -341,6 +341,33 @@ def notify(user: User, template: str, *, kind: str, sms_text: str = "", **contex
         messages_queue([sms(sms_text, to=user.mobile, kind=kind)])
 
 
+def notify_preferred(
+    user: User, template: str, *, topic: str, kind: str, sms_text: str, **context
+) -> None:
+    """A notice about `topic` ("new_document", "new_message", "appointment", "prevention") by
+    the channels the person chose in their preferences (email by default), each only once
+    verified. All channels turned off: nothing is sent. A chosen channel that is not verified
+    falls back to the other verified one, as `notify`: the person asked to be told."""
+    preferences = NotificationPreference.objects.filter(user=user).first()
+    if preferences is None:
+        preferences = NotificationPreference(user=user)  # the defaults
+    by_email = getattr(preferences, f"{topic}_email")
+    by_sms = getattr(preferences, f"{topic}_sms")
+    if not (by_email or by_sms):
+        return
+    email_ok = bool(user.email and user.email_verified)
+    sms_ok = bool(user.mobile and user.mobile_verified)
+    queued = []
+    if by_email and email_ok:
+        queued.append(render_email(template, {"user": user, **context}, to=user.email, kind=kind))
+    if by_sms and sms_ok:
+        queued.append(sms(sms_text, to=user.mobile, kind=kind))
+    if not queued:
+        notify(user, template, kind=kind, sms_text=sms_text, **context)
+        return
+    messages_queue(queued)
+
+
 # --- Recovery: "Identifiant oublié ?" and "Mot de passe oublié ?" ---------------------------
 
 

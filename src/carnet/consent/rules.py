@@ -72,6 +72,7 @@ class Facts:
     administrator: bool
     emergency: object  # the live EmergencyAccess, or None
     settings: EmergencySettings
+    categories: frozenset = frozenset()  # what the matrix lets the profession read (rule 3)
 
     @property
     def basis(self) -> str | None:
@@ -113,7 +114,10 @@ def _facts_sql(vendor: str) -> str:
 
     from carnet.professionals.models import Professional
 
-    a, e, s = Authorisation, EmergencyAccess, EmergencySettings
+    a, e, s, m = Authorisation, EmergencyAccess, EmergencySettings, CategoryAccess
+    # The profession's readable categories as one string (rule 3), read with the rest.
+    aggregate = "STRING_AGG({}, ',')" if vendor == "postgresql" else "GROUP_CONCAT({}, ',')"
+    categories = aggregate.format(column(m, "category"))
     return (
         "SELECT "  # noqa: S608 (names from the models, values as parameters)
         f"EXISTS (SELECT 1 FROM {table(TreatingDoctor)} WHERE {mine(TreatingDoctor)}), "
@@ -127,7 +131,9 @@ def _facts_sql(vendor: str) -> str:
         f"(SELECT {column(e, 'id')} FROM {table(e)} WHERE {mine(e)} "
         f"AND {column(e, 'expires_at')} > %s ORDER BY {column(e, 'expires_at')} DESC LIMIT 1), "
         f"es.{column(s, 'id')}, es.{column(s, 'samu_allowed')}, "
-        f"es.{column(s, 'emergency_allowed')}, es.{column(s, 'hidden_visible')} "
+        f"es.{column(s, 'emergency_allowed')}, es.{column(s, 'hidden_visible')}, "
+        f"(SELECT {categories} FROM {table(m)} WHERE {column(m, 'profession')} = %s "
+        f"AND {column(m, 'allowed')}) "
         f"FROM (SELECT 1 AS one) AS here LEFT JOIN {table(s)} es "
         f"ON es.{column(s, 'space')} = %s"
     )
@@ -142,9 +148,19 @@ def professional_facts(space: Space, professional) -> Facts:
     with connection.cursor() as cursor:
         cursor.execute(
             _facts_sql(connection.vendor),
-            [*pair, *pair, *pair, space.pk, professional.finess or None, *pair, now, space.pk],
+            [
+                *pair,
+                *pair,
+                *pair,
+                space.pk,
+                professional.finess or None,
+                *pair,
+                now,
+                professional.profession,
+                space.pk,
+            ],
         )
-        treating, blocked, admin, team, emergency_id, *switches = cursor.fetchone()
+        treating, blocked, admin, team, emergency_id, *switches, categories = cursor.fetchone()
     treating, authorised = bool(treating), admin is not None
     emergency = None
     if emergency_id is not None:
@@ -169,6 +185,7 @@ def professional_facts(space: Space, professional) -> Facts:
         administrator=bool(admin),
         emergency=emergency,
         settings=settings,
+        categories=frozenset(categories.split(",")) if categories else frozenset(),
     )
 
 
@@ -180,9 +197,10 @@ def readable_categories(profession: str) -> set[str]:
     )
 
 
-def visible_documents_q(facts: Facts, categories: set[str]) -> Q:
-    """The documents this professional may see in the list and open (one predicate for both)."""
-    q = Q(category__in=categories)
+def visible_documents_q(facts: Facts, categories=None) -> Q:
+    """The documents this professional may see in the list and open: the query form of
+    `document_visible`, the two kept equal by a property test."""
+    q = Q(category__in=facts.categories if categories is None else categories)
     if not facts.sees_hidden:
         q &= Q(hidden=False)
     user_id = facts.professional.user_id
@@ -190,6 +208,18 @@ def visible_documents_q(facts: Facts, categories: set[str]) -> Q:
         return q
     # The author always sees what they added, whatever the matrix or the hidden flag say.
     return q | Q(author_id=user_id)
+
+
+def document_visible(facts: Facts, doc, space: Space) -> bool:
+    """`visible_documents_q` for one document already read (no query): a live document of this
+    space (never one of another space through this one) that the matrix, the hidden flag or
+    its authorship lets this professional see."""
+    if doc.space_id != space.pk or doc.deleted_at is not None:
+        return False
+    user_id = facts.professional.user_id
+    if user_id is not None and doc.author_id == user_id:
+        return True
+    return doc.category in facts.categories and (facts.sees_hidden or not doc.hidden)
 
 
 def _professional_of(actor):
@@ -237,19 +267,8 @@ def decide(actor, space: Space, action: str, obj=None, *, facts: Facts | None = 
         return deny(NO_CONSENT)
     if action == Action.DOCUMENT_READ:
         # 3 and 5: the matrix of the profession, and hidden documents.
-        categories = readable_categories(facts.professional.profession)
-        from carnet.documents.models import Document
-
-        visible = Document.objects.filter(
-            # space=space: a document of another space is never read through this one.
-            visible_documents_q(facts, categories),
-            pk=obj.pk,
-            space=space,
-            deleted_at__isnull=True,
-        ).exists()
-        if not visible:
-            return deny(HIDDEN if obj.hidden and obj.category in categories else PROFESSION)
-    if action == Action.SYNTHESIS_READ:
-        if "SYNTH_PML" not in readable_categories(facts.professional.profession):
-            return deny(PROFESSION)
+        if not document_visible(facts, obj, space):
+            return deny(HIDDEN if obj.hidden and obj.category in facts.categories else PROFESSION)
+    if action == Action.SYNTHESIS_READ and "SYNTH_PML" not in facts.categories:
+        return deny(PROFESSION)
     return allow(basis)

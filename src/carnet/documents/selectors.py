@@ -118,16 +118,13 @@ def documents_page(space: Space, query: ListQuery) -> Page:
     return _page(live_documents(space), query)
 
 
-def documents_for_professional(space: Space, facts, query: ListQuery, *, categories=None) -> Page:
+def documents_for_professional(space: Space, facts, query: ListQuery) -> Page:
     """The page of the documents a professional may see: the one predicate of the matrix and
     hidden documents (`consent.rules.visible_documents_q`), the same that opens a file, so what
-    is not listed does not open. `categories`: the profession's, if the caller already has them.
-    """
-    from carnet.consent.rules import readable_categories, visible_documents_q
+    is not listed does not open."""
+    from carnet.consent.rules import visible_documents_q
 
-    if categories is None:
-        categories = readable_categories(facts.professional.profession)
-    rows = live_documents(space, withheld=True).filter(visible_documents_q(facts, categories))
+    rows = live_documents(space, withheld=True).filter(visible_documents_q(facts))
     return _page(rows, query)
 
 

@@ -79,10 +79,12 @@ def document_add(
     hidden: bool | None = None,
     withheld: bool = False,
     client: str = "",
+    basis: str = "",
 ) -> Document:
     """Store the encrypted file, then the row; the row commits only once the file is durable.
     `withheld`: a professional's result kept from the patient until the announcement
-    consultation, WITHHOLD_MAX at most."""
+    consultation, WITHHOLD_MAX at most. `basis`: for a professional, the reason consent allowed
+    the addition, written in the addition's one event."""
     data_key = space_data_key(space)
     kind, name, establishment = _author_of(user)
     now = clock.now()
@@ -116,6 +118,8 @@ def document_add(
             withheld_until=now + settings.CARNET["WITHHOLD_MAX"] if withheld else None,
         )
         extra = {"retenu": True} if withheld else {}
+        if basis:
+            extra["motif"] = basis
         _audit(user.actor, space, "document_ajout", doc, client, taille=doc.size, **extra)
         if category in REPLACED_BY_NEW:
             _replace_previous(user, space, doc, client)
@@ -214,8 +218,11 @@ def document_restore(*, user, doc: Document, client: str = "") -> Document:
     return doc
 
 
-def document_content(*, user, doc: Document, download: bool, client: str = "") -> bytes:
-    """The verified plaintext; every view and download is in the trail, even the owner's."""
+def document_content(
+    *, user, doc: Document, download: bool, client: str = "", basis: str = ""
+) -> bytes:
+    """The verified plaintext; every view and download is in the trail, even the owner's, in
+    one event. `basis`: for a professional, the reason consent allowed the reading."""
     try:
         data = blobs.blob_read(doc.blob)
     except blobs.BlobCorrupted as exc:
@@ -223,7 +230,7 @@ def document_content(*, user, doc: Document, download: bool, client: str = "") -
         _audit(user.actor, doc.space, "document_illisible", doc, client)
         raise DocumentUnreadable(str(doc.public_id)) from exc
     action = "document_telechargement" if download else "document_consultation"
-    _audit(user.actor, doc.space, action, doc, client)
+    _audit(user.actor, doc.space, action, doc, client, **({"motif": basis} if basis else {}))
     return data
 
 
@@ -273,13 +280,21 @@ WAITING_SMS = "Carnet : un document vous attend. Il vous sera présenté par un 
 
 
 def owner_notify(space, template: str, *, sms_text: str) -> None:
-    """Tell the patient that something arrived, never what (DESIGN invariant 7)."""
+    """Tell the patient that a document arrived or waits, never which (DESIGN invariant 7), by
+    the channels of their "Nouveau document" preferences."""
     from carnet.accounts.models import User
-    from carnet.accounts.services import notify
+    from carnet.accounts.services import notify_preferred
 
     owner = User.objects.filter(person_id=space.person_id, is_active=True).first()
     if owner is not None:
-        notify(owner, template, kind=template, url=settings.SERVICE_URL, sms_text=sms_text)
+        notify_preferred(
+            owner,
+            template,
+            topic="new_document",
+            kind=template,
+            url=settings.SERVICE_URL,
+            sms_text=sms_text,
+        )
 
 
 def document_release(*, actor: str, doc: Document, client: str = "") -> bool:

@@ -58,10 +58,19 @@ def _found(request, space_id) -> None:
         raise Http404
 
 
-def _open(request, space, action, obj=None, *, facts):
-    """consent.services.access: audited when allowed, the 404 of a missing id when not."""
+def _open(request, space, action, obj=None, *, facts, record=True):
+    """consent.services.access: audited when allowed (by the caller when `record` is False),
+    the 404 of a missing id when not."""
     try:
-        return access(request.user, space, action, obj, facts=facts, client=client_address(request))
+        return access(
+            request.user,
+            space,
+            action,
+            obj,
+            facts=facts,
+            client=client_address(request),
+            record=record,
+        )
     except Denied as exc:
         raise Http404 from exc
 
@@ -135,11 +144,10 @@ def consent(request, space_id):
 @never_cache
 @require_http_methods(["GET"])
 def patient(request, space_id):
-    professional, space, facts = _patient(request, space_id)
+    _, space, facts = _patient(request, space_id)
     decision = _open(request, space, Action.DOCUMENT_LIST, facts=facts)
-    categories = rules.readable_categories(professional.profession)
     query = documents.ListQuery.from_params(request.GET)
-    page = documents.documents_for_professional(space, facts, query, categories=categories)
+    page = documents.documents_for_professional(space, facts, query)
     return render(
         request,
         f"{TEMPLATES}patient.html",
@@ -151,7 +159,7 @@ def patient(request, space_id):
             "page": page,
             "query": query,
             "sorts": [(key, label) for key, (label, _) in documents.SORTS.items()],
-            "categories": [(c, label) for c, label in Category.choices if c in categories],
+            "categories": [(c, label) for c, label in Category.choices if c in facts.categories],
             "search_max": settings.CARNET["DOCUMENT_SEARCH_MAX_LENGTH"],
         },
     )
@@ -164,11 +172,16 @@ def document_file(request, space_id, doc_id):
     doc = selectors.portal_document(space, doc_id)
     if doc is None:
         raise Http404
-    _open(request, space, Action.DOCUMENT_READ, doc, facts=facts)
+    # One event for the reading: the consultation's, with the reason consent allowed it.
+    decision = _open(request, space, Action.DOCUMENT_READ, doc, facts=facts, record=False)
     download = "telecharger" in request.GET or not doc.inline
     try:
         data = document_content(
-            user=request.user, doc=doc, download=download, client=client_address(request)
+            user=request.user,
+            doc=doc,
+            download=download,
+            client=client_address(request),
+            basis=decision.reason,
         )
     except DocumentUnreadable:
         return render(

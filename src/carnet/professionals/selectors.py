@@ -1,7 +1,9 @@
 """Reads of the directory and of invitations."""
 
+import functools
 import re
 
+from django.db import connection
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.core import crypto
@@ -13,11 +15,25 @@ from .services import INVITATION_PURPOSE, invitation_valid
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
+@functools.cache
+def _by_account_sql(vendor: str) -> str:
+    """The ORM's own statement for `professional_of`, compiled once: it runs on every request
+    of the portal, and compiling it cost ten times its execution (bench/consent.py)."""
+    sql, _ = Professional.objects.filter(user_id=0).query.sql_with_params()
+    return sql
+
+
+_COLUMNS = [f.attname for f in Professional._meta.concrete_fields]
+
+
 def professional_of(user) -> Professional | None:
     """The directory entry of a professional's account, or None (not linked)."""
     if user is None or not user.is_authenticated:
         return None
-    return Professional.objects.filter(user=user).first()
+    with connection.cursor() as cursor:
+        cursor.execute(_by_account_sql(connection.vendor), [user.pk])
+        row = cursor.fetchone()  # at most one: the account is a one-to-one link
+    return None if row is None else Professional.from_db(connection.alias, _COLUMNS, row)
 
 
 def invitation_by_token(token: str) -> Invitation | None:
@@ -56,7 +72,11 @@ def portal_document(space, public_id):
     from carnet.documents.selectors import live_documents
 
     rows = live_documents(space, withheld=True).filter(public_id=public_id)
-    return rows.select_related("blob").first()
+    # No ORDER BY (the id is unique): `.first()` would add one to compile and run each time.
+    doc = next(iter(rows.select_related("blob")[:1]), None)
+    if doc is not None:
+        doc.space = space  # already read: its trail event needs no second query
+    return doc
 
 
 def emergency_kinds(professional) -> list[tuple[str, str]]:

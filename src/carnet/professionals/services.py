@@ -642,14 +642,15 @@ def document_add_by_professional(
     withheld: bool = False,
     client: str = "",
 ):
-    """A professional adds a document to a patient's space: decided and audited by consent
-    (`acces_document_ajout`), stored and audited by documents (`document_ajout`, author = the
-    professional), and the patient told that a document arrived, never which (invariant 7).
+    """A professional adds a document to a patient's space: decided by consent, stored and
+    audited by documents in one event (`document_ajout`, author = the professional, with the
+    reason consent allowed it), and the patient told that a document arrived, never which
+    (invariant 7, by their preferences).
     `withheld`: kept from the patient until the announcement consultation (told later, by
     `documents_withheld_sweep` or `document_release`).
     Raises consent's Denied, or documents' SpaceNotWritable."""
     from carnet.consent.models import Action
-    from carnet.consent.services import access, access_record
+    from carnet.consent.services import access
     from carnet.documents.services import NEW_DOCUMENT_SMS, document_add, owner_notify
 
     with transaction.atomic():
@@ -667,8 +668,8 @@ def document_add_by_professional(
             hidden=False,
             withheld=withheld,
             client=client,
+            basis=decision.reason,
         )
-        access_record(user, space, Action.DOCUMENT_ADD, decision, doc, client=client)
         if not withheld:
             owner_notify(space, "nouveau_document", sms_text=NEW_DOCUMENT_SMS)
     return doc
