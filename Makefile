@@ -29,6 +29,7 @@ run: $(STAMP)
 	@echo "Carnet démarre sur http://127.0.0.1:$(PORT)/"
 	@echo "E-mails et SMS de démonstration : http://127.0.0.1:$(PORT)/outbox/ (ou : $(BIN)/carnet outbox)"
 	@echo "Activer la personne en attente : http://127.0.0.1:$(PORT)/activer/"
+	@echo "Portail des professionnels : http://127.0.0.1:$(PORT)/pro/connexion/ (code TOTP de demo.professionnel : CARNET_DEMO=1 $(BIN)/carnet demo_totp)"
 	@echo ""
 	@CARNET_DEMO=1 $(BIN)/carnet worker & WORKER=$$!; \
 	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \

@@ -128,9 +128,11 @@ def test_seed_demo_twice_keeps_what_is_there():
 # --- The real command, in a subprocess ---------------------------------------------------------
 
 
-def _carnet(tmp_path, *args):
+def _carnet(tmp_path, *args, **extra_env):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "CARNET_"))}
-    env.update(DJANGO_SETTINGS_MODULE="carnet.settings", CARNET_VAR_DIR=str(tmp_path / "var"))
+    env.update(
+        DJANGO_SETTINGS_MODULE="carnet.settings", CARNET_VAR_DIR=str(tmp_path / "var"), **extra_env
+    )
     return subprocess.run(  # noqa: S603 (our own command, fixed arguments)
         [str(CARNET), *args], capture_output=True, text=True, env=env, timeout=120, check=False
     )
@@ -171,7 +173,7 @@ def test_failure_on_an_unmigrated_database_is_one_line(tmp_path):
 
 def test_audit_verify_exits_non_zero_on_a_tampered_trail(tmp_path):
     assert _carnet(tmp_path, "migrate", "-v", "0").returncode == 0
-    assert _carnet(tmp_path, "seed_demo").returncode == 0
+    assert _carnet(tmp_path, "seed_demo", CARNET_DEMO="1").returncode == 0
     clean = _carnet(tmp_path, "audit", "verify")
     assert clean.returncode == 0 and "trace d'audit intègre" in clean.stdout
 

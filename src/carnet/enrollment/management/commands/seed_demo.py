@@ -1,21 +1,40 @@
-"""`carnet seed_demo`: synthetic demo persons and accounts (clearly marked, never real)."""
+"""`carnet seed_demo`: synthetic demo persons and accounts (clearly marked, never real).
 
+Only in demo mode (CARNET_DEMO=1): the passwords and the authenticator key of the demo accounts
+are published (README, the output of `make run`), so they must never exist in a real database.
+"""
+
+from base64 import b32decode
 from datetime import date, timedelta
+from urllib.parse import quote, urlencode
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.models import User
 from carnet.core import clock
 from carnet.core.validators import nir_key
 from carnet.documents.care import care_demo_events
 from carnet.enrollment import services
-from carnet.professionals.services import seed_professionals
+from carnet.professionals.services import DEMO_ACCOUNT, seed_professionals
 from carnet.registry.models import InsuredPerson
 
 DEMO_PASSWORD_PATIENT = "jardin-lune-orage-42"  # noqa: S105 (synthetic demo account)
 DEMO_PASSWORD_PRO = "stethoscope-bleu-2026"  # noqa: S105 (synthetic demo account)
 DEMO_PASSWORD_OPERATOR = "registre-caisse-2026"  # noqa: S105 (synthetic demo account)
+DEMO_PRO_IDENTIFIER = DEMO_ACCOUNT  # "demo.professionnel", linked to Dr Claire DÉMO
+# The authenticator key of demo.professionnel: synthetic and published, for the demo only. In
+# base32 it reads "DEMO CARNET FICTIF TOTP NE PAS UTILISE(R)". Never created outside demo mode:
+# seed_demo (and demo_totp, which prints its current code) refuse to run there.
+DEMO_TOTP_SECRET = "DEMOCARNETFICTIFTOTPNEPASUTILISE"  # noqa: S105 (synthetic demo key)
+DEMO_TOTP_DEVICE = "Application d'authentification (démonstration)"
+NOT_DEMO = (
+    "le mode démonstration n'est pas actif (CARNET_DEMO=1) : {what}. Les comptes de "
+    "démonstration ont des mots de passe et une clé d'authentification publiés ; ils ne doivent "
+    "exister que dans une base de démonstration (make run)."
+)
 
 
 def demo_nir(sex: int, birth: date, order: int) -> str:
@@ -98,13 +117,26 @@ DEMO = {
 class Command(BaseCommand):
     help = (
         "Crée les données de démonstration (fictives) : une personne avec un code provisoire, "
-        "une active, une opposée, une famille, et les comptes de démonstration. Ne refait rien "
-        "si elles existent déjà."
+        "une active, une opposée, une famille, et les comptes de démonstration (dont le "
+        "professionnel demo.professionnel et son application d'authentification). Ne refait "
+        "rien si elles existent déjà. Seulement en mode démonstration (CARNET_DEMO=1)."
     )
 
     def handle(self, *args, **options):
+        if not settings.DEMO_MODE:
+            raise CommandError(NOT_DEMO.format(what="carnet seed_demo ne crée rien"))
         if InsuredPerson.objects.filter(is_demo=True).exists():
-            self.stdout.write("Données de démonstration déjà présentes : rien n'est modifié.")
+            # A database seeded before the demo professional had an authenticator gets it now.
+            pro = User.objects.filter(
+                identifier=DEMO_PRO_IDENTIFIER, kind=User.Kind.PROFESSIONAL
+            ).first()
+            if pro is not None and demo_totp_device_ensure(pro)[1]:
+                self.stdout.write(
+                    "Données de démonstration déjà présentes : rien n'est modifié, sauf "
+                    f"l'application d'authentification de démonstration ajoutée à {pro.identifier}."
+                )
+            else:
+                self.stdout.write("Données de démonstration déjà présentes : rien n'est modifié.")
             self.print_accounts()
             return
         with transaction.atomic():
@@ -160,13 +192,17 @@ class Command(BaseCommand):
         seed_profile(User.objects.get(identifier="demo.patient"))
         seed_documents(User.objects.get(identifier="demo.patient"))
         care_demo_events(persons["active"])
-        User.objects.create_user(
-            "demo.professionnel",
+        # Dr Claire DÉMO, médecin généraliste: linked to her directory entry by
+        # seed_professionals(), with no authorisation on any demo space (she attests the
+        # patient's consent during the demo journey), and a confirmed authenticator.
+        pro = User.objects.create_user(
+            DEMO_PRO_IDENTIFIER,
             DEMO_PASSWORD_PRO,
             kind=User.Kind.PROFESSIONAL,
             email="dr.demo@exemple.fr",
             email_verified=True,
         )
+        demo_totp_device_ensure(pro)
         seed_professionals()
         User.objects.create_user(
             "demo.operateur",
@@ -191,15 +227,63 @@ class Command(BaseCommand):
             "\nComptes de démonstration :\n"
             f"  usager actif        demo.patient        / {DEMO_PASSWORD_PATIENT}\n"
             f"  parent (famille)    demo.parent         / {DEMO_PASSWORD_PATIENT}\n"
-            f"  professionnel       demo.professionnel  / {DEMO_PASSWORD_PRO}\n"
+            f"  professionnel       {DEMO_PRO_IDENTIFIER}  / {DEMO_PASSWORD_PRO}"
+            "  + code : carnet demo_totp\n"
             f"  opérateur           demo.operateur      / {DEMO_PASSWORD_OPERATOR}\n"
         )
+        patient = InsuredPerson.objects.filter(is_demo=True, last_name="DÉMO-ACTIVE").first()
+        self.stdout.write(
+            "Portail des professionnels /pro/connexion/ : Dr Claire DÉMO, médecin généraliste\n"
+            "  code à 6 chiffres sans application : CARNET_DEMO=1 .venv/bin/carnet demo_totp\n"
+            f"  ou application d'authentification, clé {grouped(DEMO_TOTP_SECRET)} (TOTP, 30 s)\n"
+            f"  {demo_otpauth_uri()}"
+        )
+        if patient:
+            self.stdout.write(
+                f"  patient à rechercher : {patient.first_name} {patient.last_name}, INS "
+                f"{patient.nir}, né(e) le {patient.birth_date:%d/%m/%Y}\n"
+                "  (au départ, aucune autorisation : le professionnel atteste le consentement du "
+                "patient)"
+            )
+        self.stdout.write("")
         if pending:
             self.stdout.write(
                 "Personne à activer : NIR "
                 f"{pending.nir}, née le {pending.birth_date:%d/%m/%Y}, carte Vitale avec photo "
                 f"n° {pending.vitale_serial} ; son code est dans la boîte d'envoi.\n"
             )
+
+
+def grouped(secret: str) -> str:
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+def demo_totp_device_ensure(user) -> tuple[TOTPDevice, bool]:
+    """The confirmed authenticator of the demo professional, keyed with DEMO_TOTP_SECRET:
+    (device, created). Demo mode only (the key is published)."""
+    if not settings.DEMO_MODE:
+        raise CommandError(NOT_DEMO.format(what="pas de clé d'authentification publiée"))
+    return TOTPDevice.objects.get_or_create(
+        user=user,
+        name=DEMO_TOTP_DEVICE,
+        defaults={"key": b32decode(DEMO_TOTP_SECRET).hex(), "confirmed": True},
+    )
+
+
+def demo_otpauth_uri() -> str:
+    """The key URI an authenticator app reads (as on the professionals' activation page)."""
+    issuer = settings.SERVICE_NAME.replace(":", "")
+    params = urlencode(
+        {
+            "secret": DEMO_TOTP_SECRET,
+            "issuer": issuer,
+            "algorithm": "SHA1",
+            "digits": 6,
+            "period": 30,
+        },
+        quote_via=quote,
+    )
+    return f"otpauth://totp/{quote(issuer)}:{quote(DEMO_PRO_IDENTIFIER)}?{params}"
 
 
 def seed_profile(user) -> None:
