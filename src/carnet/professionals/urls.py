@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import portal_views, views
+from . import portal_record, portal_views, views
 
 app_name = "professionals"
 
@@ -11,6 +11,14 @@ urlpatterns = [
     # The portal: a patient is named by the public id of their space, never by the NIR.
     path("patients/", portal_views.patient_search, name="patient_search"),
     path("patients/<uuid:space_id>/", portal_views.patient, name="patient"),
+    # The other sections of the record, one page (one decision, one audit event) each.
+    path(
+        "patients/<uuid:space_id>/vaccinations/",
+        portal_record.vaccinations,
+        name="vaccinations",
+    ),
+    path("patients/<uuid:space_id>/entourage/", portal_record.circle, name="circle"),
+    path("patients/<uuid:space_id>/synthese/", portal_record.synthesis, name="synthesis"),
     path("patients/<uuid:space_id>/consentement/", portal_views.consent, name="consent"),
     path("patients/<uuid:space_id>/urgence/", portal_views.emergency, name="emergency"),
     path("patients/<uuid:space_id>/ajouter/", portal_views.document_add, name="document_add"),
