@@ -27,6 +27,26 @@ def _isolated_files(settings, tmp_path):
     settings.LETTERS_DIR = tmp_path / "letters"
 
 
+@pytest.fixture(autouse=True)
+def _matrix_loaded(request):
+    """The profession × category matrix comes from a data migration, and a transactional test
+    (live server, concurrency) ends by flushing every table: put it back for the tests after."""
+    names = set(request.fixturenames)
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None and not {"db", "transactional_db"} & names:
+        return  # no database in this test
+    transactional = "transactional_db" in names or (marker and marker.kwargs.get("transaction"))
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from carnet.consent.matrix import matrix_cells
+    from carnet.consent.models import CategoryAccess
+
+    if not CategoryAccess.objects.exists():
+        CategoryAccess.objects.bulk_create(
+            CategoryAccess(profession=p, category=c, allowed=a, updated_by="matrix.json")
+            for p, c, a in matrix_cells()
+        )
+
+
 @dataclass
 class Issued:
     person: object
