@@ -356,7 +356,7 @@ def test_a_new_treating_doctor_replaces_the_previous_one(alice, space, hidden_do
 def test_administrator_needs_an_authorisation(alice, space, generalist):
     before = written()
 
-    with pytest.raises(ValueError, match="pas encore accédé"):
+    with pytest.raises(ValueError, match="recueilli votre consentement"):
         services.administrator_set(
             user=alice, space=space, professional=generalist, administrator=True
         )

@@ -236,7 +236,8 @@ def test_administrator_needs_an_authorisation(alice_client, space, outsider):
     emergency(space, outsider)  # related, but never attested the consent
     assert "Donner le rôle d'administrateur" not in text(alice_client.get(INDEX))
     response = alice_client.post(url("administrator", outsider), {"valeur": "1"}, follow=True)
-    assert "Ce professionnel n'a pas encore accédé à votre dossier." in flash(response)
+    [message] = flash(response)
+    assert "se donne à un professionnel qui a recueilli votre consentement" in message
     assert not events(space, "administrateur_donne")
 
 

@@ -112,6 +112,16 @@ def test_demo_professional_journey_from_seed_demo(ui, other_ui, demo):
         f"{PRO_NAME}, {PRO_PLACE}"
     )
 
+    # --- The record's other sections, each its own page: vaccinations, circle, synthesis ------
+    nav = page.get_by_role("navigation", name="Rubriques du dossier du patient")
+    for section in ("Vaccinations", "Entourage et volontés", "Synthèse enregistrée"):
+        tab._navigate_by(nav.get_by_role("link", name=section, exact=True))
+        tab.expect_heading("Dossier du patient")
+        expect(nav.get_by_role("link", name=section, exact=True)).to_have_attribute(
+            "aria-current", "page"
+        )
+    tab._navigate_by(nav.get_by_role("link", name="Documents", exact=True))
+
     # --- The patient (demo account) sees it, the notification, the history line -------------
     mine = other_ui.tab
     steps.log_in(other_ui, PATIENT, DEMO_PASSWORD_PATIENT, email=PATIENT_EMAIL)
@@ -135,6 +145,7 @@ def test_demo_professional_journey_from_seed_demo(ui, other_ui, demo):
         by_pro.filter(has_text="Premier accès d'un professionnel (consentement attesté)")
     ).to_have_count(1)
     expect(by_pro.filter(has_text="Ajout d'un document").filter(has_text=TITLE)).to_have_count(1)
+    expect(by_pro.filter(has_text="vaccinations")).to_have_count(1)
 
     # --- The patient blocks the professional ------------------------------------------------
     mine.visit("/parametres/acces/")

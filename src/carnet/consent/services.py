@@ -152,7 +152,10 @@ def administrator_set(*, user, space, professional, administrator: bool, client:
             administrator=administrator
         )
         if not updated:
-            raise ValueError("Ce professionnel n'a pas encore accédé à votre dossier.")
+            raise ValueError(
+                "Le rôle d'administrateur se donne à un professionnel qui a recueilli votre "
+                "consentement."
+            )
         _audit(
             user.actor,
             space,

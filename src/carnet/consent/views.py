@@ -70,6 +70,9 @@ def block_confirm(request, public_id):
             "traitant.",
         )
         return redirect("consent:index")
+    if row.blocked:
+        messages.info(request, f"{row.professional.full_name} est déjà bloqué(e).")
+        return redirect("consent:index")
     return render(request, "consent/block_confirm.html", {"row": row})
 
 
@@ -112,7 +115,7 @@ def treating_confirm(request, public_id):
             else "Le médecin traitant doit être un médecin.",
         )
         return redirect("consent:index")
-    current = next((r for r in selectors.related_professionals(space) if r.treating), None)
+    current = selectors.treating_doctor(space)
     return render(request, "consent/treating_confirm.html", {"row": row, "current": current})
 
 
