@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "carnet.documents",
     "carnet.professionals",
     "carnet.consent",
+    "carnet.agenda",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
@@ -352,6 +353,13 @@ CARNET = {
     "PRO_SEARCH_MAX_FAILURES": 10,
     "PRO_SEARCH_FAILURE_WINDOW": timedelta(hours=1),
     "PRO_SEARCH_LOCKOUT": timedelta(hours=1),
+    # Agenda
+    "AGENDA_REMINDERS_PER_DAY": 10,  # "Rappels" on one date, at most
+    "AGENDA_ICS_MAX_BYTES": 1024 * 1024,  # an imported .ics file
+    "AGENDA_ICS_MAX_EVENTS": 1000,  # events in one imported file
+    # Prevention reminders: sent from the day before the item's due date, and still sent by a
+    # sweep that ran late within this grace (never for items long past, e.g. at first run).
+    "PREVENTION_NOTICE_GRACE": timedelta(days=7),
     "WORKER_TICK_INTERVAL_SECONDS": 60,
 }
 

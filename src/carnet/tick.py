@@ -3,6 +3,7 @@
 import logging
 import time
 
+from carnet.agenda.services import reminders_send_due
 from carnet.core.blobs import orphans_sweep
 from carnet.documents.services import documents_purge_due, documents_withheld_sweep
 from carnet.enrollment.services import spaces_auto_create, spaces_purge_due
@@ -16,6 +17,8 @@ SWEEPS = [
     ("documents_supprimes", documents_purge_due),
     ("documents_retenus", documents_withheld_sweep),
     ("fichiers_orphelins", orphans_sweep),
+    # Before the delivery: a reminder claimed in this tick leaves in this tick.
+    ("rappels_agenda", reminders_send_due),
     ("envoi_messages", outbox_deliver),
 ]
 

@@ -4,6 +4,7 @@ urlpatterns = [
     path("", include("carnet.core.urls")),
     path("profil-medical/", include("carnet.profile.urls")),
     path("documents/", include("carnet.documents.urls")),
+    path("agenda/", include("carnet.agenda.urls")),
     path("", include("carnet.enrollment.urls")),
     path("", include("carnet.accounts.urls")),
     path("pro/", include("carnet.professionals.urls")),

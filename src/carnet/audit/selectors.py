@@ -47,7 +47,17 @@ KINDS = {
             "historique_exporte",
         },
     ),
-    "ajouts": ("Ajouts", {"document_ajout", "acces_document_ajout"}),
+    "ajouts": (
+        "Ajouts",
+        {
+            "document_ajout",
+            "acces_document_ajout",
+            "rendez_vous_ajout",
+            "rappel_ajout",
+            "acces_rendez_vous_ajout",
+            "agenda_import",
+        },
+    ),
     "modifications": (
         "Modifications",
         {
@@ -65,6 +75,15 @@ KINDS = {
             "email_modifie",
             "mobile_modifie",
             "preferences_modifiees",
+            "rendez_vous_modification",
+            "rendez_vous_suppression",
+            "rappel_modification",
+            "rappel_suppression",
+            "agenda_parametres",
+            "agenda_abonnement_cree",
+            "agenda_abonnement_revoque",
+            "prevention_statut",
+            "prevention_rappels",
         },
     ),
     "autorisations": (

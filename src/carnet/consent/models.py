@@ -13,6 +13,7 @@ class Action(models.TextChoices):
     VACCINATIONS_READ = "vaccinations_lecture", "Lire les vaccinations"
     CIRCLE_READ = "entourage_lecture", "Lire « Entourage et volontés »"
     SYNTHESIS_READ = "synthese_lecture", "Lire la synthèse enregistrée"
+    APPOINTMENT_ADD = "rendez_vous_ajout", "Ajouter un rendez-vous à l'agenda"
     EMERGENCY = "urgence", "Accès en urgence"
 
 

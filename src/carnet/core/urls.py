@@ -7,7 +7,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("bienvenue/", views.welcome, name="welcome"),
     path("messagerie/", views.section_page("messaging"), name="messaging"),
-    path("agenda/", views.section_page("agenda"), name="agenda"),
     path("catalogue/", views.section_page("catalogue"), name="catalogue"),
     path("cgu/", views.legal_page("cgu"), name="cgu"),
     path("donnees-personnelles/", views.legal_page("privacy"), name="privacy"),
