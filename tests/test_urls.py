@@ -13,6 +13,8 @@ from tests.security.urlmap import route_ids, routes
 
 # The only views reachable without a login, by URL name. Adding one is a decision: say why.
 PUBLIC = {
+    # the agenda's iCalendar feed: calendar apps cannot log in, its secret token is the key
+    "agenda:feed_ics",
     # a professional's activation link (from the invitation email)
     "professionals:activate",
     "professionals:activate_totp",
@@ -58,7 +60,8 @@ PUBLIC = {
 }
 # Public pages that answer 404 to a bare GET: the opposition pages need the session of a fresh
 # opposition.
-NOT_FOUND_WITHOUT_CONTEXT = {"enrollment:opposed", "enrollment:opposition_pdf"}
+# The agenda's feed answers 404 to any token but a live one.
+NOT_FOUND_WITHOUT_CONTEXT = {"enrollment:opposed", "enrollment:opposition_pdf", "agenda:feed_ics"}
 GONE_WITHOUT_CONTEXT = {"professionals:activate", "professionals:activate_totp"}
 NEED_CONTEXT = NOT_FOUND_WITHOUT_CONTEXT | GONE_WITHOUT_CONTEXT
 

@@ -16,7 +16,10 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.models import User
+from carnet.agenda.models import Appointment, Reminder
 from carnet.consent.rules import professional_facts
+from carnet.consent.services import consent_attest
+from carnet.core import clock
 from carnet.enrollment.management.commands.demo_totp import demo_device, usable_code
 from carnet.enrollment.management.commands.seed_demo import (
     DEMO,
@@ -28,6 +31,7 @@ from carnet.enrollment.management.commands.seed_demo import (
     grouped,
 )
 from carnet.enrollment.selectors import space_for_user
+from carnet.professionals.portal_agenda import source_name
 from carnet.professionals.selectors import professional_of
 from carnet.registry.models import InsuredPerson
 
@@ -103,6 +107,57 @@ def test_the_demo_professional_has_a_confirmed_demo_device_and_no_basis(seeded):
     assert "rien n'est modifié." in again.getvalue()
     assert "carnet demo_totp" in again.getvalue()
     assert TOTPDevice.objects.count() == 1
+
+
+def test_the_demo_patient_has_an_agenda_with_an_appointment_of_the_demo_professional(
+    seeded, client
+):
+    patient = User.objects.get(identifier="demo.patient")
+    space = space_for_user(patient)
+    doctor = professional_of(User.objects.get(identifier=DEMO_PRO_IDENTIFIER))
+    now = clock.now()
+    live = Appointment.objects.filter(space=space, deleted_at__isnull=True)
+    upcoming = list(live.filter(starts_at__gt=now).order_by("starts_at"))
+    assert [a.source for a in upcoming] == [
+        Appointment.Source.PERSON,
+        Appointment.Source.PROFESSIONAL,
+    ]
+    mine, claires = upcoming
+    assert (mine.professional, mine.professional_name) == (None, "Dr Sophie DÉMO-OPHTALMO")
+    assert not mine.read_only
+    # Added as the portal adds one: her directory entry, the portal's name, read only.
+    assert (claires.professional, claires.author) == (doctor, doctor.user)
+    assert claires.source_name == source_name(doctor) == "Dr Claire DÉMO"
+    assert claires.read_only
+    assert live.filter(starts_at__lte=now).count() == 1
+    [reminder] = Reminder.objects.filter(space=space)
+    assert reminder.date > clock.today()
+    assert all("démo" in row.title for row in [*live, reminder])
+    # Still no basis on the patient (the journey attests consent); once she has one, the
+    # portal lists her appointment, hers to change.
+    facts = professional_facts(space, doctor)
+    assert not (facts.authorised or facts.treating or facts.colleague)
+    client.force_login(doctor.user)
+    assert client.get(f"/pro/patients/{space.public_id}/rendez-vous/").status_code == 404
+    consent_attest(user=doctor.user, professional=doctor, space=space)
+    page = client.get(f"/pro/patients/{space.public_id}/rendez-vous/")
+    assert page.status_code == 200
+    assert [a.pk for a in page.context["upcoming"]] == [claires.pk]
+
+
+def test_a_database_seeded_before_the_agenda_gets_it_once(seeded):
+    space = space_for_user(User.objects.get(identifier="demo.patient"))
+    Appointment.objects.filter(space=space).delete()
+    Reminder.objects.filter(space=space).delete()
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "sauf les rendez-vous et le rappel de démonstration de demo.patient." in out.getvalue()
+    assert Appointment.objects.filter(space=space).count() == 3
+    assert Reminder.objects.filter(space=space).count() == 1
+    again = StringIO()
+    call_command("seed_demo", stdout=again)
+    assert "rien n'est modifié." in again.getvalue()
+    assert Appointment.objects.filter(space=space).count() == 3
 
 
 def test_the_readme_says_what_seed_demo_does():

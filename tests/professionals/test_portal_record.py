@@ -43,12 +43,13 @@ PAGES = {
     "synthese/": ("acces_synthese_lecture", "Consultation de la synthèse par un professionnel"),
 }
 SECTION_PAGES = list(PAGES)
-RECORD_PAGES = ["", *SECTION_PAGES]  # "" is the documents' page
+RECORD_PAGES = ["", *SECTION_PAGES, "rendez-vous/"]  # "" is the documents' page
 NAV_LABELS = {
     "": "Documents",
     "vaccinations/": "Vaccinations",
     "entourage/": "Entourage et volontés",
     "synthese/": "Synthèse enregistrée",
+    "rendez-vous/": "Rendez-vous",
 }
 
 
@@ -292,7 +293,7 @@ def test_a_circle_partly_filled_says_what_is_missing(client, generalist, alice, 
 
 
 @pytest.mark.parametrize("current", RECORD_PAGES)
-def test_the_four_pages_share_one_navigation(client, generalist, space, current):
+def test_the_record_pages_share_one_navigation(client, generalist, space, current):
     authorise(space, generalist)
     text = pro_client(client, generalist).get(url(space.public_id, current)).content.decode()
     nav = re.search(r'<nav aria-label="Rubriques du dossier du patient".*?</nav>', text, re.S)

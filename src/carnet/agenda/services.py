@@ -20,7 +20,16 @@ from carnet.audit.services import events_record
 from carnet.core import clock
 from carnet.enrollment.models import Space
 
-from .models import AgendaSettings, Appointment, Reminder
+from .models import (
+    NOTES_MAX,
+    PLACE_MAX,
+    PROFESSIONAL_NAME_MAX,
+    TITLE_MAX,
+    AgendaSettings,
+    Appointment,
+    Reminder,
+)
+from .selectors import FIRST_YEAR, LAST_YEAR
 
 DELAYS = {
     AgendaSettings.Delay.ONE_HOUR: timedelta(hours=1),
@@ -105,23 +114,68 @@ def _writable(space) -> None:
         raise AgendaError("Votre espace n'est pas actif : l'agenda ne peut pas être modifié.")
 
 
+# What a change compares with or must not undo, re-read under lock.
+_FRESH = {
+    Appointment: ("starts_at", "notify_at", "notified_at", "deleted_at"),
+    Reminder: ("date", "time", "notify_at", "notified_at", "deleted_at"),
+}
+
+
+def _refresh_locked(row) -> None:
+    """The row as it is now, locked until the change commits: the instance may be older than
+    the sweep's claim (`notified_at`), which a full save would otherwise undo (a second
+    notice), or than a deletion."""
+    model = type(row)
+    current = model.objects.select_for_update().filter(pk=row.pk).values(*_FRESH[model]).first()
+    if current is None or current["deleted_at"] is not None:
+        raise AgendaError("Cet élément a été supprimé de votre agenda entre-temps.")
+    for name, value in current.items():
+        setattr(row, name, value)
+
+
+def _text(value: str, limit: int, what: str, *, required: str = "") -> str:
+    """The text stripped, within its limit: the forms check first, but a service is a door of
+    its own (a TextField's max_length is not checked by `full_clean`)."""
+    value = value.strip()
+    if required and not value:
+        raise AgendaError(required)
+    if len(value) > limit:
+        raise AgendaError(f"{what} ne doit pas dépasser {limit} caractères.")
+    return value
+
+
+def _in_range(day: date) -> None:
+    """Dates the agenda keeps (and shows, month by month): the notice's moment, a week
+    earlier, must exist too."""
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise AgendaError(f"Indiquez une date entre {FIRST_YEAR} et {LAST_YEAR}.")
+
+
 def _apply(appointment: Appointment, data: AppointmentData, delay: timedelta) -> None:
+    _in_range(data.starts_at)
+    if data.ends_at is not None:
+        _in_range(data.ends_at)
     if data.ends_at is not None and data.ends_at < data.starts_at:
         raise AgendaError("La fin du rendez-vous doit être après son début.")
-    appointment.title = data.title.strip()
+    title = _text(data.title, TITLE_MAX, "Le titre")
+    name = _text(data.professional_name, PROFESSIONAL_NAME_MAX, "Le nom du professionnel")
+    place = _text(data.place, PLACE_MAX, "Le lieu")
+    notes = _text(data.notes, NOTES_MAX, "Les notes")
+    if data.professional is not None:  # the directory's name, as it is today
+        name = data.professional.full_name.strip()[:PROFESSIONAL_NAME_MAX]
+    moved = appointment.pk is None or appointment.starts_at != data.starts_at
+    appointment.title = title
     appointment.starts_at = data.starts_at
     appointment.ends_at = data.ends_at
     appointment.professional = data.professional
-    name = data.professional_name.strip()
-    if data.professional is not None:
-        pro = data.professional
-        name = f"{pro.first_name} {pro.last_name}".strip()
     appointment.professional_name = name
-    appointment.place = data.place.strip()
-    appointment.notes = data.notes.strip()
-    # A changed start is a new reminder to send (once), at the delay the person chose.
-    appointment.notify_at = data.starts_at - delay
-    appointment.notified_at = None
+    appointment.place = place
+    appointment.notes = notes
+    # A changed start is a new reminder to send (once), at the delay the person chose; a
+    # changed title or place alone does not send the notice again.
+    if moved:
+        appointment.notify_at = data.starts_at - delay
+        appointment.notified_at = None
 
 
 def appointment_add(
@@ -165,6 +219,7 @@ def appointment_update(
             f"il se modifie dans {appointment.source_name or 'ce service'}."
         )
     with transaction.atomic():
+        _refresh_locked(appointment)
         _apply(appointment, data, reminder_delay(appointment.space))
         appointment.updated_at = clock.now()
         appointment.full_clean(exclude=["space", "author", "professional"])
@@ -179,6 +234,7 @@ def appointment_delete(
     *, user, appointment: Appointment, client: str = "", by_source=False
 ) -> None:
     """Soft: hidden at once, its reminder no longer sent; purged with the space."""
+    _writable(appointment.space)
     if appointment.read_only and not by_source:
         raise NotWritable(
             f"Ce rendez-vous a été ajouté par {appointment.source_name or 'un tiers'} : "
@@ -224,12 +280,17 @@ def _check_room(space, day: date, exclude_pk=None) -> None:
 
 
 def _apply_reminder(reminder: Reminder, data: ReminderData, delay: timedelta) -> None:
-    reminder.title = data.title.strip()
+    _in_range(data.date)
+    title = _text(data.title, TITLE_MAX, "Le titre", required="Indiquez un titre.")
+    comment = _text(data.comment, NOTES_MAX, "Le commentaire")
+    moved = reminder.pk is None or (reminder.date, reminder.time) != (data.date, data.time)
+    reminder.title = title
     reminder.date = data.date
     reminder.time = data.time
-    reminder.comment = data.comment.strip()
-    reminder.notify_at = reminder_moment(data.date, data.time) - delay
-    reminder.notified_at = None
+    reminder.comment = comment
+    if moved:  # as for appointments: a new moment, a new notice; a new title, none
+        reminder.notify_at = reminder_moment(data.date, data.time) - delay
+        reminder.notified_at = None
 
 
 def reminder_add(*, user, space, data: ReminderData, client: str = "") -> Reminder:
@@ -252,6 +313,7 @@ def reminder_update(*, user, reminder: Reminder, data: ReminderData, client: str
     _writable(space)
     with transaction.atomic():
         Space.objects.select_for_update().filter(pk=space.pk).first()
+        _refresh_locked(reminder)
         if data.date != reminder.date:
             _check_room(space, data.date, exclude_pk=reminder.pk)
         _apply_reminder(reminder, data, reminder_delay(space))
@@ -263,6 +325,7 @@ def reminder_update(*, user, reminder: Reminder, data: ReminderData, client: str
 
 
 def reminder_delete(*, user, reminder: Reminder, client: str = "") -> None:
+    _writable(reminder.space)
     with transaction.atomic():
         Reminder.objects.filter(pk=reminder.pk, deleted_at__isnull=True).update(
             deleted_at=clock.now()
@@ -281,7 +344,7 @@ def _when_fr(moment: datetime, with_time: bool = True) -> str:
     day = day.replace("1 ", "1er ", 1) if local.day == 1 else day
     if not with_time:
         return f"le {day}"
-    return f"le {day} à {local:%H} h {local:%M}"
+    return f"le {day} à {local.hour} h {local:%M}"  # « 9 h 05 », the French way
 
 
 def notice_text(row) -> str:

@@ -24,10 +24,6 @@ SECTIONS = {
         "Les messages et documents que vos professionnels de santé vous envoient de façon "
         "sécurisée.",
     ),
-    "agenda": (
-        "Agenda",
-        "Vos rendez-vous médicaux et les rappels de dépistage et de vaccination.",
-    ),
     "catalogue": (
         "Catalogue",
         "Les applications de santé référencées que vous pouvez connecter à votre espace.",

@@ -1,7 +1,11 @@
-"""Forms of the professional's activation: identifier and password, then the first TOTP code."""
+"""Forms of the professional's activation (identifier and password, then the first TOTP code)
+and of the pro portal."""
+
+from datetime import datetime, timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import formats, timezone
 
 from carnet.accounts.forms import CodeForm
 from carnet.accounts.passwords import (
@@ -10,10 +14,24 @@ from carnet.accounts.passwords import (
     new_password_field,
     password_validate,
 )
+from carnet.agenda import models as agenda
 from carnet.consent.models import EMERGENCY_REASON_MAX, EMERGENCY_REASON_MIN
+from carnet.core import clock
 from carnet.core.forms import CarnetForm
 from carnet.core.validators import parse_identifier, parse_nir
 from carnet.documents.forms import UploadForm
+
+# An appointment a professional adds: the durations offered (minutes), and how far ahead.
+DURATIONS = (10, 15, 20, 30, 45, 60, 90, 120)
+APPOINTMENT_HORIZON_DAYS = 2 * 365
+TIME_FORMATS = ["%H:%M", "%H:%M:%S", "%Hh%M", "%H h %M", "%Hh"]
+
+
+def _minutes(m: int) -> str:
+    hours, rest = divmod(m, 60)
+    if not hours:
+        return f"{m} minutes"
+    return f"{hours} h {rest:02d}" if rest else f"{hours} heure{'s' if hours > 1 else ''}"
 
 
 class ProCredentialsForm(CarnetForm):
@@ -157,3 +175,131 @@ class ProfessionalUploadForm(UploadForm):
             "et le document lui est présenté au plus tard 1 mois après son ajout."
         ),
     )
+
+
+class AppointmentForm(CarnetForm):
+    """The portal's « Ajouter un rendez-vous » (and its change): a day, a start time, a duration
+    or an end time the same day; the professional is whoever is logged in, never typed."""
+
+    title = forms.CharField(
+        label="Objet du rendez-vous",
+        required=False,
+        max_length=agenda.TITLE_MAX,
+        help_text=f"Par exemple : Consultation de suivi. {agenda.TITLE_MAX} caractères au maximum.",
+        error_messages={
+            "max_length": f"L'objet ne doit pas dépasser {agenda.TITLE_MAX} caractères.",
+        },
+    )
+    date = forms.DateField(
+        label="Date",
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+        help_text="Par exemple : 17/03/2027.",
+        error_messages={
+            "required": "Indiquez la date du rendez-vous.",
+            "invalid": "Indiquez une date valide, par exemple 17/03/2027.",
+        },
+    )
+    start_time = forms.TimeField(
+        label="Heure de début",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        input_formats=TIME_FORMATS,
+        help_text="Par exemple : 14:30.",
+        error_messages={
+            "required": "Indiquez l'heure du rendez-vous.",
+            "invalid": "Indiquez une heure valide, par exemple 14:30.",
+        },
+    )
+    duration = forms.TypedChoiceField(
+        label="Durée",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "Non précisée"), *((m, _minutes(m)) for m in DURATIONS)],
+        help_text="Ou indiquez l'heure de fin ci-dessous.",
+        error_messages={"invalid_choice": "Choisissez une durée de la liste."},
+    )
+    end_time = forms.TimeField(
+        label="Heure de fin",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        input_formats=TIME_FORMATS,
+        help_text="Le même jour, après l'heure de début. Par exemple : 15:00.",
+        error_messages={"invalid": "Indiquez une heure valide, par exemple 15:00."},
+    )
+    place = forms.CharField(
+        label="Lieu",
+        required=False,
+        max_length=agenda.PLACE_MAX,
+        help_text=(
+            f"Par exemple : l'adresse du cabinet. {agenda.PLACE_MAX} caractères au maximum."
+        ),
+        error_messages={
+            "max_length": f"Le lieu ne doit pas dépasser {agenda.PLACE_MAX} caractères.",
+        },
+    )
+    notes = forms.CharField(
+        label="Notes pour le patient",
+        required=False,
+        max_length=agenda.NOTES_MAX,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=(
+            "Ce qu'il faut apporter ou préparer, par exemple. Le patient les lit dans son "
+            f"agenda. {agenda.NOTES_MAX} caractères au maximum."
+        ),
+        error_messages={
+            "max_length": f"Les notes ne doivent pas dépasser {agenda.NOTES_MAX} caractères.",
+        },
+    )
+
+    @classmethod
+    def initial_of(cls, appointment) -> dict:
+        """The change form filled with the appointment as it is (in Europe/Paris)."""
+        start = timezone.localtime(appointment.starts_at)
+        initial = {
+            "title": appointment.title,
+            "date": start.date(),
+            "start_time": start.time().replace(second=0, microsecond=0),
+            "place": appointment.place,
+            "notes": appointment.notes,
+        }
+        if appointment.ends_at is not None:
+            end = timezone.localtime(appointment.ends_at)
+            if end.date() == start.date():
+                initial["end_time"] = end.time().replace(second=0, microsecond=0)
+        return initial
+
+    def clean(self):
+        cleaned = super().clean()
+        day, start_time = cleaned.get("date"), cleaned.get("start_time")
+        duration, end_time = cleaned.get("duration"), cleaned.get("end_time")
+        if day is None or start_time is None:
+            return cleaned
+        today = clock.today()
+        latest = today + timedelta(days=APPOINTMENT_HORIZON_DAYS)
+        if day > latest:
+            self.add_error(
+                "date",
+                f"Choisissez une date au plus tard le {formats.date_format(latest, 'j F Y')}.",
+            )
+            return cleaned
+        starts_at = timezone.make_aware(datetime.combine(day, start_time))
+        if starts_at <= clock.now():
+            self.add_error(
+                "date" if day < today else "start_time",
+                "Le rendez-vous doit être à venir : choisissez une date et une heure futures.",
+            )
+            return cleaned
+        ends_at = None
+        if duration is not None and end_time is not None:
+            self.add_error("end_time", "Indiquez une durée ou une heure de fin, pas les deux.")
+            return cleaned
+        if duration is not None:
+            ends_at = starts_at + timedelta(minutes=duration)
+        elif end_time is not None:
+            if end_time <= start_time:
+                self.add_error("end_time", "L'heure de fin doit être après l'heure de début.")
+                return cleaned
+            ends_at = timezone.make_aware(datetime.combine(day, end_time))
+        cleaned["starts_at"], cleaned["ends_at"] = starts_at, ends_at
+        return cleaned

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import portal_record, portal_views, views
+from . import portal_agenda, portal_record, portal_views, views
 
 app_name = "professionals"
 
@@ -19,6 +19,22 @@ urlpatterns = [
     ),
     path("patients/<uuid:space_id>/entourage/", portal_record.circle, name="circle"),
     path("patients/<uuid:space_id>/synthese/", portal_record.synthesis, name="synthesis"),
+    # The appointments this professional adds to the patient's agenda.
+    path(
+        "patients/<uuid:space_id>/rendez-vous/",
+        portal_agenda.appointments,
+        name="appointments",
+    ),
+    path(
+        "patients/<uuid:space_id>/rendez-vous/<uuid:appointment_id>/modifier/",
+        portal_agenda.appointment_edit,
+        name="appointment_edit",
+    ),
+    path(
+        "patients/<uuid:space_id>/rendez-vous/<uuid:appointment_id>/annuler/",
+        portal_agenda.appointment_cancel,
+        name="appointment_cancel",
+    ),
     path("patients/<uuid:space_id>/consentement/", portal_views.consent, name="consent"),
     path("patients/<uuid:space_id>/urgence/", portal_views.emergency, name="emergency"),
     path("patients/<uuid:space_id>/ajouter/", portal_views.document_add, name="document_add"),

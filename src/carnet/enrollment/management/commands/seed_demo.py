@@ -5,12 +5,13 @@ are published (README, the output of `make run`), so they must never exist in a 
 """
 
 from base64 import b32decode
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.models import User
@@ -117,7 +118,8 @@ DEMO = {
 class Command(BaseCommand):
     help = (
         "Crée les données de démonstration (fictives) : une personne avec un code provisoire, "
-        "une active, une opposée, une famille, et les comptes de démonstration (dont le "
+        "une active (profil, documents, agenda), une opposée, une famille, et les comptes de "
+        "démonstration (dont le "
         "professionnel demo.professionnel et son application d'authentification). Ne refait "
         "rien si elles existent déjà. Seulement en mode démonstration (CARNET_DEMO=1)."
     )
@@ -130,10 +132,18 @@ class Command(BaseCommand):
             pro = User.objects.filter(
                 identifier=DEMO_PRO_IDENTIFIER, kind=User.Kind.PROFESSIONAL
             ).first()
+            added = []
             if pro is not None and demo_totp_device_ensure(pro)[1]:
+                added.append(
+                    f"l'application d'authentification de démonstration ajoutée à {pro.identifier}"
+                )
+            # A database seeded before the agenda existed gets the demo agenda, once.
+            if seed_agenda_if_missing():
+                added.append("les rendez-vous et le rappel de démonstration de demo.patient")
+            if added:
                 self.stdout.write(
                     "Données de démonstration déjà présentes : rien n'est modifié, sauf "
-                    f"l'application d'authentification de démonstration ajoutée à {pro.identifier}."
+                    f"{' et '.join(added)}."
                 )
             else:
                 self.stdout.write("Données de démonstration déjà présentes : rien n'est modifié.")
@@ -204,6 +214,7 @@ class Command(BaseCommand):
         )
         demo_totp_device_ensure(pro)
         seed_professionals()
+        seed_agenda(User.objects.get(identifier="demo.patient"), pro)
         User.objects.create_user(
             "demo.operateur",
             DEMO_PASSWORD_OPERATOR,
@@ -346,6 +357,100 @@ def seed_profile(user) -> None:
             value2=Decimal(low),
             taken_at=now - timedelta(days=14 * (2 - days)),
         )
+
+
+def _at(days: int, hour: int, minute: int = 0) -> datetime:
+    """A moment `days` from today at a local time (Europe/Paris)."""
+    return timezone.make_aware(
+        datetime.combine(clock.today() + timedelta(days=days), time(hour, minute))
+    )
+
+
+def seed_agenda(patient, pro) -> None:
+    """The agenda of demo.patient: two upcoming appointments (one she added, with a professional
+    typed freely; one Dr Claire DÉMO added, read only for her), a past one and a reminder. Claire's
+    goes straight through the agenda's service, as the portal adds it, with no authorisation: the
+    demo journey starts with none (she attests consent there)."""
+    from carnet.agenda.models import Appointment
+    from carnet.agenda.services import (
+        AppointmentData,
+        ReminderData,
+        appointment_add,
+        reminder_add,
+    )
+    from carnet.enrollment.selectors import space_for_user
+    from carnet.professionals.selectors import professional_of
+
+    space = space_for_user(patient)
+    mine = [
+        AppointmentData(
+            title="Contrôle de la vue (démo)",
+            starts_at=_at(5, 16, 15),
+            ends_at=_at(5, 16, 45),
+            professional_name="Dr Sophie DÉMO-OPHTALMO",
+            place="Cabinet d'ophtalmologie DÉMO, 3 rue des Lilas, 75011 Paris",
+            notes="Rendez-vous fictif de démonstration. Apporter mes lunettes.",
+        ),
+        AppointmentData(
+            title="Prise de sang (démo)",
+            starts_at=_at(-21, 8, 0),
+            professional_name="Laboratoire DÉMO",
+            place="Laboratoire DÉMO, 12 avenue de la République, 75011 Paris",
+            notes="Rendez-vous fictif de démonstration. À jeun.",
+        ),
+    ]
+    for data in mine:
+        appointment_add(user=patient, space=space, data=data, client="seed_demo")
+    doctor = professional_of(pro)
+    if doctor is not None:
+        # The portal's name for a médecin (professionals.portal_agenda.source_name).
+        appointment_add(
+            user=pro,
+            space=space,
+            data=AppointmentData(
+                title="Consultation de suivi de l'asthme (démo)",
+                starts_at=_at(12, 9, 30),
+                ends_at=_at(12, 9, 50),
+                professional=doctor,
+                place=doctor.establishment,
+                notes="Rendez-vous fictif de démonstration. Apporter le carnet de suivi.",
+            ),
+            source=Appointment.Source.PROFESSIONAL,
+            source_name=f"Dr {doctor.first_name} {doctor.last_name}",
+            client="seed_demo",
+        )
+    reminder_add(
+        user=patient,
+        space=space,
+        data=ReminderData(
+            title="Renouveler l'ordonnance de salbutamol (démo)",
+            date=clock.today() + timedelta(days=20),
+            comment="Rappel fictif de démonstration.",
+        ),
+        client="seed_demo",
+    )
+
+
+def seed_agenda_if_missing() -> bool:
+    """The demo agenda for a demo database seeded before it: only when demo.patient's space is
+    active and its agenda never had a row (what she deleted herself stays deleted)."""
+    from carnet.agenda.models import Appointment, Reminder
+    from carnet.enrollment.models import Space
+    from carnet.enrollment.selectors import space_for_user
+
+    patient = User.objects.filter(identifier="demo.patient", kind=User.Kind.PATIENT).first()
+    pro = User.objects.filter(identifier=DEMO_PRO_IDENTIFIER, kind=User.Kind.PROFESSIONAL).first()
+    space = space_for_user(patient) if patient is not None else None
+    if pro is None or space is None or space.state != Space.State.ACTIVE:
+        return False
+    if (
+        Appointment.objects.filter(space=space).exists()
+        or Reminder.objects.filter(space=space).exists()
+    ):
+        return False
+    with transaction.atomic():
+        seed_agenda(patient, pro)
+    return True
 
 
 def _demo_pdf(title: str, lines: list[str]) -> bytes:
