@@ -3,6 +3,7 @@
 import logging
 import time
 
+from carnet.agenda.prevention_services import prevention_notices_daily
 from carnet.agenda.services import reminders_send_due
 from carnet.core.blobs import orphans_sweep
 from carnet.documents.services import documents_purge_due, documents_withheld_sweep
@@ -19,6 +20,7 @@ SWEEPS = [
     ("fichiers_orphelins", orphans_sweep),
     # Before the delivery: a reminder claimed in this tick leaves in this tick.
     ("rappels_agenda", reminders_send_due),
+    ("rappels_prevention", prevention_notices_daily),  # once a day, from 08:00
     ("envoi_messages", outbox_deliver),
 ]
 

@@ -229,7 +229,7 @@ def test_anonymous_visitors_log_in_first(client):
 def test_the_month_is_a_table_with_its_items_and_today_marked(alice_client, agenda):
     response = alice_client.get("/agenda/mois/2027-03/")
     text = page(response)
-    assert "<caption>Mars 2027 : 8 rendez-vous et rappels</caption>" in text
+    assert '<caption id="mois-legende">Mars 2027 : 8 rendez-vous et rappels</caption>' in text
     assert len(re.findall(r'<th scope="col">', text)) == 7
     assert '<abbr title="lundi">lun.</abbr>' in text
     # Monday 1 March is today
