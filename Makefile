@@ -63,6 +63,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/import_registry.py
 	$(BIN)/python bench/documents.py
 	$(BIN)/python bench/consent.py
+	$(BIN)/python bench/prevention.py
 
 clean:
 	rm -rf $(VENV) var
