@@ -41,7 +41,19 @@ def home(request):
         from carnet.accounts.middleware import HOMES
 
         return redirect(HOMES[user.kind])
-    return render(request, "core/space_home.html", {"space": space_for_user(user)})
+    space = space_for_user(user)
+    return render(
+        request, "core/space_home.html", {"space": space, "prevention_now": _prevention_now(space)}
+    )
+
+
+def _prevention_now(space) -> list:
+    """The prevention items to do now (the home's card: seen from the first login on)."""
+    from carnet.agenda.prevention_services import prevention_calendar
+
+    if space is None or space.state != space.State.ACTIVE:
+        return []
+    return [item for item in prevention_calendar(space).items if item.group == "a_faire"]
 
 
 @never_cache
