@@ -422,17 +422,37 @@ def test_read_only_appointments_offer_no_change(alice_client, alice, source, hin
     base = f"/agenda/rendez-vous/{appointment.public_id}/"
     detail = page(alice_client.get(base))
     assert hint in detail
-    assert "modifier/" not in detail and "supprimer/" not in detail
+    assert "modifier/" not in detail
+    # No "Supprimer": only "Retirer de mon agenda", which does not cancel it.
+    assert "Supprimer" not in detail and "Retirer de mon agenda" in detail
     listing = page(alice_client.get("/agenda/"))
     assert "Ajouté par Dr Claire Fictif" in listing and hint in listing
     assert f"{base}modifier/" not in listing
-    for url in (f"{base}modifier/", f"{base}supprimer/"):
-        assert alice_client.get(url).status_code == 403
-        response = alice_client.post(url, form(title="Changé"))
-        assert response.status_code == 403
-        assert "ne se modifie pas ici" in page(response)
+    assert alice_client.get(f"{base}modifier/").status_code == 403
+    response = alice_client.post(f"{base}modifier/", form(title="Changé"))
+    assert response.status_code == 403
+    assert "ne se modifie pas ici" in page(response)
     appointment.refresh_from_db()
     assert (appointment.title, appointment.deleted_at) == ("Suivi", None)
+
+
+@pytest.mark.parametrize("source", [Appointment.Source.PROFESSIONAL, Appointment.Source.SERVICE])
+def test_the_person_may_take_a_read_only_appointment_out_of_their_agenda(
+    alice_client, alice, source
+):
+    appointment = add(alice, source=source, source_name="Dr Claire Fictif", title="Suivi")
+    url = f"/agenda/rendez-vous/{appointment.public_id}/supprimer/"
+    confirm = page(alice_client.get(url))
+    assert "Retirer ce rendez-vous de mon agenda ?" in confirm
+    assert "n'est pas annulé pour autant" in confirm
+    appointment.refresh_from_db()
+    assert appointment.deleted_at is None  # a GET changes nothing
+    response = alice_client.post(url)
+    assert response.status_code == 302 and response["Location"] == "/agenda/"
+    appointment.refresh_from_db()
+    assert appointment.deleted_at is not None
+    assert Event.objects.filter(action="rendez_vous_retire").count() == 1
+    assert "Suivi" not in page(alice_client.get("/agenda/"))
 
 
 def test_an_imported_appointment_shows_its_source_and_can_be_changed(alice_client, alice):

@@ -147,8 +147,8 @@ def test_the_feed_costs_the_same_few_queries_whatever_its_length(
     _, token = create(alice_client)
     for day in range(1, 30):
         add(alice, title=f"Séance {day}", starts_at=paris(2027, 4, day, 9, 0))
-    # the address, the appointments, the reminders, the planned prevention items
-    with django_assert_num_queries(4):
+    # the address, the owner's account, the appointments, the reminders, the prevention items
+    with django_assert_num_queries(5):
         assert fetch(token).status_code == 200
 
 

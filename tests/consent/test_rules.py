@@ -435,7 +435,10 @@ def test_samu_opposed_by_the_patient(space, outsider):
 
 def test_live_emergency_access_reads_documents(space, docs, outsider):
     emergency(space, outsider)
-    assert only(decide_all(outsider, space, docs[Category.CPT_REND])) == (True, rules.EMERGENCY)
+    decisions = decide_all(outsider, space, docs[Category.CPT_REND])
+    # An emergency access reads the record; it does not plan the patient's care.
+    assert decisions.pop(Action.APPOINTMENT_ADD) == rules.deny(rules.NO_CONSENT)
+    assert only(decisions) == (True, rules.EMERGENCY)
 
 
 def test_emergency_follows_the_matrix(space, docs, pharmacist):

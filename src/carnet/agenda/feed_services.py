@@ -96,6 +96,11 @@ def feed_space(token: str) -> Space | None:
     )
     if row is None or not hashes_equal(row.feed_token_hash, digest):
         return None
+    from carnet.accounts.models import User
+
+    # A suspended or closed account's address stops with it.
+    if not User.objects.filter(person_id=row.space.person_id, is_active=True).exists():
+        return None
     return row.space
 
 
@@ -222,6 +227,15 @@ def ics_import(*, user, space, data: bytes, filename: str = "", client: str = ""
     _active(space)
     parsed = ical.parse_ics(data)
     source = source_name(parsed, filename)
+    try:
+        return _import(user, space, parsed, source, client)
+    except ical.IcsError:
+        raise
+    except AgendaError as exc:  # an event the agenda refuses (a date out of range…): the file's
+        raise ical.IcsError(f"Ce fichier ne peut pas être importé : {exc}") from exc
+
+
+def _import(user, space, parsed, source: str, client: str) -> ImportResult:
     now = clock.now()
     delay = reminder_delay(space)
     skipped: Counter[str] = Counter()

@@ -801,12 +801,16 @@ def item_for(
     return None
 
 
+# An age or a season's year in a key: ASCII digits only ("²" is a digit to str.isdigit()).
+_YEARS = re.compile(r"[0-9]{1,4}")
+
+
 def _horizon_for(rule: Rule, occurrence_id: str, birth: date) -> date | None:
     """The day this occurrence opens at the earliest (None: not one of the rule's)."""
     for occurrence in rule.occurrences:
         if occurrence.id == occurrence_id:
             return occurrence.start.after(birth)
-    if not occurrence_id.isdigit() or len(occurrence_id) > 4:
+    if not _YEARS.fullmatch(occurrence_id):
         return None
     number = int(occurrence_id)
     if rule.recurrence is not None and number in rule.recurrence.ages():
@@ -826,7 +830,7 @@ def item_label(item_key: str) -> str:
     for occurrence in rule.occurrences:
         if occurrence.id == occurrence_id:
             return f"{rule.label} — {occurrence.label}"
-    if occurrence_id.isdigit() and len(occurrence_id) <= 4:
+    if _YEARS.fullmatch(occurrence_id):
         number = int(occurrence_id)
         if rule.recurrence is not None and number in rule.recurrence.ages():
             return f"{rule.label} — {rule.recurrence.label.format(age=number)}"

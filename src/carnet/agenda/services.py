@@ -230,6 +230,18 @@ def appointment_update(
     return appointment
 
 
+def appointment_withdraw(*, user, appointment: Appointment, client: str = "") -> None:
+    """ "Retirer de mon agenda": the person takes out an appointment a professional or a
+    service added (it cannot be changed here, but the person keeps the last word on their own
+    agenda: a blocked professional's entry, say). Soft, audited, its reminder no longer sent."""
+    _writable(appointment.space)
+    with transaction.atomic():
+        Appointment.objects.filter(pk=appointment.pk, deleted_at__isnull=True).update(
+            deleted_at=clock.now()
+        )
+        _audit(user.actor, appointment.space, "rendez_vous_retire", appointment, client=client)
+
+
 def appointment_delete(
     *, user, appointment: Appointment, client: str = "", by_source=False
 ) -> None:

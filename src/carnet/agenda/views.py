@@ -207,13 +207,37 @@ def appointment_edit(request, public_id):
     return _appointment_form(request, space=space, appointment=appointment)
 
 
+def _withdraw(request, appointment):
+    """A professional's or a service's appointment: not deleted there, but the person may take
+    it out of their own agenda, after a confirmation that says so."""
+    if request.method == "POST":
+        try:
+            services.appointment_withdraw(
+                user=request.user, appointment=appointment, client=client_address(request)
+            )
+        except services.AgendaError as exc:
+            messages.error(request, str(exc))
+            return redirect("agenda:appointment", public_id=appointment.public_id)
+        messages.success(request, "Le rendez-vous a été retiré de votre agenda.")
+        return redirect("agenda:index")
+    return render(
+        request,
+        "agenda/appointment_delete.html",
+        {
+            "appointment": appointment,
+            "item": selectors.appointment_item(appointment),
+            "withdraw": True,
+        },
+    )
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def appointment_delete(request, public_id):
     space = selectors.agenda_space(request.user)
     appointment = selectors.appointment_of_space(space, public_id)
     if appointment.read_only:
-        return _read_only(request, appointment)
+        return _withdraw(request, appointment)
     if request.method == "POST":
         try:
             services.appointment_delete(

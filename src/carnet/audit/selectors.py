@@ -77,6 +77,7 @@ KINDS = {
             "preferences_modifiees",
             "rendez_vous_modification",
             "rendez_vous_suppression",
+            "rendez_vous_retire",
             "rappel_modification",
             "rappel_suppression",
             "agenda_parametres",

@@ -271,4 +271,7 @@ def decide(actor, space: Space, action: str, obj=None, *, facts: Facts | None = 
             return deny(HIDDEN if obj.hidden and obj.category in facts.categories else PROFESSION)
     if action == Action.SYNTHESIS_READ and "SYNTH_PML" not in facts.categories:
         return deny(PROFESSION)
+    # An emergency access is for reading the record, not for planning the patient's care.
+    if action == Action.APPOINTMENT_ADD and basis == EMERGENCY:
+        return deny(NO_CONSENT)
     return allow(basis)

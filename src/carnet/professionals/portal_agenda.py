@@ -29,6 +29,7 @@ from carnet.agenda.services import (
     appointment_update,
 )
 from carnet.consent.models import Action
+from carnet.consent.services import access_record
 from carnet.core import clock
 from carnet.core.http import client_address
 
@@ -100,7 +101,10 @@ def _data(form, professional) -> AppointmentData:
 def appointments(request, space_id):
     """The list (upcoming first, then the most recent past ones) and « Ajouter un rendez-vous »."""
     professional, space, facts = _patient(request, space_id)
-    decision = _open(request, space, Action.APPOINTMENT_ADD, facts=facts, record=False)
+    # A page read is in the trail; an addition is written with the appointment, below.
+    decision = _open(
+        request, space, Action.APPOINTMENT_ADD, facts=facts, record=request.method == "GET"
+    )
     posted = request.method == "POST"
     form = AppointmentForm(request.POST if posted else None)
     if posted and form.is_valid():
@@ -145,8 +149,12 @@ def appointments(request, space_id):
 @require_http_methods(["GET", "POST"])
 def appointment_edit(request, space_id, appointment_id):
     professional, space, facts = _patient(request, space_id)
-    _open(request, space, Action.APPOINTMENT_ADD, facts=facts, record=False)
+    decision = _open(request, space, Action.APPOINTMENT_ADD, facts=facts, record=False)
     appointment = _upcoming(request, space, professional, appointment_id)
+    if request.method == "GET":  # the page read; a change or a cancellation has its own event
+        access_record(
+            request.user, space, Action.APPOINTMENT_ADD, decision, client=client_address(request)
+        )
     posted = request.method == "POST"
     form = AppointmentForm(
         request.POST if posted else None, initial=AppointmentForm.initial_of(appointment)
@@ -177,8 +185,12 @@ def appointment_edit(request, space_id, appointment_id):
 def appointment_cancel(request, space_id, appointment_id):
     """« Annuler ce rendez-vous ? »: confirmed by a POST, gone from the patient's agenda."""
     professional, space, facts = _patient(request, space_id)
-    _open(request, space, Action.APPOINTMENT_ADD, facts=facts, record=False)
+    decision = _open(request, space, Action.APPOINTMENT_ADD, facts=facts, record=False)
     appointment = _upcoming(request, space, professional, appointment_id)
+    if request.method == "GET":  # the page read; a change or a cancellation has its own event
+        access_record(
+            request.user, space, Action.APPOINTMENT_ADD, decision, client=client_address(request)
+        )
     if request.method == "POST":
         try:
             appointment_delete(
