@@ -162,3 +162,46 @@ def test_only_the_owner_of_an_active_space(client, alice_client, alice):
         assert alice_client.get(url).status_code == 404, url
         assert alice_client.post(url, {"status": "non_realise"}).status_code in (404, 405), url
     assert not PreventionStatus.objects.exists()
+
+
+# --- The children of a legal representative (the insurer's registry) ----------------------
+
+
+def _child(alice, *others, **fields):
+    from tests.factories import InsuredPersonFactory
+
+    guardians = "|".join([alice.person.nir, *others])
+    return InsuredPersonFactory(guardian_nirs=guardians, **fields)
+
+
+def test_a_parent_sees_the_recommendations_of_their_children(alice, alice_client):
+    _child(alice, first_name="Lina", birth_date=date(2026, 3, 1), sex="F")
+    _child(alice, first_name="Tom", birth_date=date(2014, 9, 1), sex="M")
+    html = page(alice_client.get(URL))
+    assert '<h2 id="enfants">Pour vos enfants</h2>' in html
+    assert "Lina, né(e) le 1 mars 2026" in html
+    assert "Tom, né(e) le 1 septembre 2014" in html
+    # Lina, three months and a half: her infant vaccines; Tom, 11: the dTcaP of 11 to 13.
+    # The eldest first: Tom, then Lina.
+    lina = html[html.index("Lina, né(e)") : html.index('id="rappels"')]
+    assert "2e dose à 4 mois" in lina
+    assert "Dépistage" not in lina
+
+
+def test_only_the_registered_representative_sees_a_child(alice, bob, alice_client):
+    from django.test import Client
+
+    _child(alice, first_name="Lina", birth_date=date(2026, 3, 1), sex="F")
+    # Bob's NIR is not in Lina's registry entry.
+    other = Client()
+    other.force_login(bob)
+    assert "Pour vos enfants" not in page(other.get(URL))
+    assert "Lina" in page(alice_client.get(URL))
+
+
+def test_a_child_of_age_is_no_longer_shown(alice, alice_client):
+    _child(alice, first_name="Zoé", birth_date=date(2008, 6, 15), sex="F")  # 18 today
+    _child(alice, first_name="Hugo", birth_date=date(2008, 6, 16), sex="M")  # 18 tomorrow
+    html = page(alice_client.get(URL))
+    assert "Zoé" not in html
+    assert "Hugo" in html

@@ -17,6 +17,7 @@ from carnet.core import clock
 from carnet.tick import run_tick
 from tests.consent.conftest import make_professional
 from tests.enrollment.helpers import PASSWORD, activate
+from tests.factories import InsuredPersonFactory
 
 from . import steps
 from .conftest import DESKTOP, PHONE
@@ -31,7 +32,15 @@ PLACE = "Cabinet du Parc, Lyon"
 @pytest.fixture
 def alice(issue_code):
     issued = issue_code(first_name="Alice", email=EMAIL, mobile="+33612345678")
-    return activate(issued, identifier="alice.martin")
+    user = activate(issued, identifier="alice.martin")
+    # Her son in the insurer's registry: his recommendations show on her calendar.
+    InsuredPersonFactory(
+        first_name="Malo",
+        birth_date=clock.today() - timedelta(days=400),
+        sex="M",
+        guardian_nirs=user.person.nir,
+    )
+    return user
 
 
 @pytest.fixture
@@ -126,6 +135,7 @@ def test_agenda_journey(ui, ui_without_js, alice, cardiologist):
     # --- The prevention calendar: one item marked done --------------------------------------
     tab.visit("/agenda/prevention/")
     tab.expect_heading("Mon calendrier de prévention")
+    expect(page.get_by_role("heading", name=re.compile("^Malo, né"))).to_be_visible()
     desktop_too(tab)
     card = page.locator("li.card").filter(has=page.get_by_role("link", name=re.compile("Indiquer")))
     card = card.first

@@ -131,6 +131,51 @@ def prevention_calendar(space) -> PreventionCalendar:
     )
 
 
+@dataclass
+class ChildCalendar:
+    first_name: str
+    birth_date: date
+    items: list[prevention.Item]  # to do now, then upcoming
+
+    @property
+    def now(self) -> list[prevention.Item]:
+        return [item for item in self.items if item.group == "a_faire"]
+
+    @property
+    def upcoming(self) -> list[prevention.Item]:
+        return [item for item in self.items if item.group == "a_venir"]
+
+
+def children_calendars(user) -> list[ChildCalendar]:
+    """The recommendations for the minors whose legal representative the insurer's registry
+    names this person to be (`guardian_nirs`): computed from the child's birth date and sex only,
+    never from the child's own space (reading it is for the linked profiles, through consent).
+    One query, whatever the family."""
+    from carnet.registry.models import InsuredPerson
+
+    person = getattr(user, "person", None)
+    if person is None or not person.nir:
+        return []
+    today = clock.today()
+    try:  # born after this day: under 18 today
+        adult_born = today.replace(year=today.year - 18)
+    except ValueError:  # 29 February
+        adult_born = today.replace(year=today.year - 18, day=28)
+    children = (
+        InsuredPerson.objects.filter(guardian_nirs__contains=person.nir, birth_date__gt=adult_born)
+        .only("first_name", "birth_date", "sex", "guardian_nirs")
+        .order_by("birth_date", "id")
+    )
+    calendars = []
+    for child in children:
+        if person.nir not in child.guardian_nirs.split("|"):  # a whole NIR, not a part of one
+            continue
+        items = prevention.calendar_for(child.birth_date, child.sex, today)
+        shown = [item for item in items if item.group in ("a_faire", "a_venir")]
+        calendars.append(ChildCalendar(child.first_name, child.birth_date, shown))
+    return calendars
+
+
 def prevention_item(space, item_key: str) -> prevention.Item | None:
     """One item of the space's calendar (shown today or not); None if it is not theirs."""
     person = space.person

@@ -33,7 +33,12 @@ def calendar(request):
     return render(
         request,
         "agenda/prevention.html",
-        {"calendar": found, "groups": found.groups, "reminders_form": _reminders_form(found)},
+        {
+            "calendar": found,
+            "groups": found.groups,
+            "reminders_form": _reminders_form(found),
+            "children": services.children_calendars(request.user),
+        },
     )
 
 
