@@ -132,6 +132,23 @@ def test_agenda_journey(ui, ui_without_js, alice, cardiologist):
     tab.visit("/agenda/abonnement/")
     expect(page.locator("main")).not_to_contain_text(feed_url)  # never shown again
 
+    # --- A reminder, the 10-per-date limit's form errors, and the other agenda pages ---------
+    tab.visit("/agenda/rappels/ajouter/")
+    tab.submit("Ajouter le rappel")  # empty: the errors next to their fields
+    steps.expect_field_error(tab, "Titre", re.compile("."), exact=False)
+    page.get_by_label("Titre").fill("Prendre la tension")
+    page.get_by_label("Date", exact=True).fill(day.isoformat())
+    tab.submit("Ajouter le rappel")
+    tab.expect_heading("Prendre la tension")
+    for path in (
+        "/agenda/passes/",
+        "/agenda/preferences/",
+        "/agenda/abonnement/importer/",
+        "/agenda/abonnement/nouvelle-adresse/",
+        "/agenda/abonnement/desactiver/",
+    ):
+        tab.visit(path)
+
     # --- The prevention calendar: one item marked done --------------------------------------
     tab.visit("/agenda/prevention/")
     tab.expect_heading("Mon calendrier de prévention")
