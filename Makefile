@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
+SMTP_PORT ?= 2525
 STAMP := $(VENV)/.installed
 export CARNET_VAR_DIR ?= $(CURDIR)/var
+SMTPD_DIR = $(CARNET_VAR_DIR)/smtpd
 
 .PHONY: run test test-postgres lint format bench chromium install clean
 
@@ -24,24 +26,29 @@ run: $(STAMP)
 	@mkdir -p $(CARNET_VAR_DIR)
 	CARNET_DEMO=1 $(BIN)/carnet migrate --verbosity 0
 	CARNET_DEMO=1 $(BIN)/carnet createcachetable
-	CARNET_DEMO=1 $(BIN)/carnet seed_demo
+	CARNET_DEMO=1 CARNET_SMTPD_PORT=$(SMTP_PORT) $(BIN)/carnet seed_demo
+	CARNET_DEMO=1 $(BIN)/carnet demo_tls $(SMTPD_DIR)
 	@echo ""
 	@echo "Carnet démarre sur http://127.0.0.1:$(PORT)/"
 	@echo "E-mails et SMS de démonstration : http://127.0.0.1:$(PORT)/outbox/ (ou : $(BIN)/carnet outbox)"
 	@echo "Activer la personne en attente : http://127.0.0.1:$(PORT)/activer/"
 	@echo "Portail des professionnels : http://127.0.0.1:$(PORT)/pro/connexion/ (code TOTP de demo.professionnel : CARNET_DEMO=1 $(BIN)/carnet demo_totp)"
+	@echo "Passerelle SMTP de la messagerie : 127.0.0.1:$(SMTP_PORT) (STARTTLS, certificat auto-signé $(SMTPD_DIR)/cert.pem ; commande swaks ci-dessus)"
 	@echo ""
 	@CARNET_DEMO=1 $(BIN)/carnet worker & WORKER=$$!; \
-	trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
+	CARNET_DEMO=1 CARNET_SMTPD_HOST=127.0.0.1 CARNET_SMTPD_PORT=$(SMTP_PORT) \
+		CARNET_SMTPD_TLS_CERT=$(SMTPD_DIR)/cert.pem CARNET_SMTPD_TLS_KEY=$(SMTPD_DIR)/key.pem \
+		$(BIN)/carnet smtpd & SMTPD=$$!; \
+	trap 'kill $$WORKER $$SMTPD 2>/dev/null' EXIT INT TERM; \
 	CARNET_DEMO=1 PORT=$(PORT) $(BIN)/carnet serve
 
 chromium:
-	@if command -v chromium >/dev/null 2>&1; then :; \
+	@if command -v chromium >/dev/null 2>&1 && command -v swaks >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = "0" ]; then \
-		echo "Installation du paquet Debian chromium (tests navigateur)…"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		echo "Installation des paquets Debian chromium et swaks (tests navigateur et SMTP)…"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium swaks >/dev/null; \
 	else \
-		echo "Les tests navigateur ont besoin de Chromium : installez le paquet Debian « chromium » (sudo apt-get install chromium), puis relancez make test." >&2; \
+		echo "Les tests ont besoin des paquets Debian « chromium » (navigateur) et « swaks » (client SMTP) : sudo apt-get install chromium swaks, puis relancez make test." >&2; \
 		exit 1; \
 	fi
 
@@ -64,6 +71,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/documents.py
 	$(BIN)/python bench/consent.py
 	$(BIN)/python bench/prevention.py
+	$(BIN)/python bench/messaging.py
 
 clean:
 	rm -rf $(VENV) var

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "carnet.professionals",
     "carnet.consent",
     "carnet.agenda",
+    "carnet.messaging",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
@@ -269,8 +270,12 @@ STORAGE_URL = env("STORAGE_URL", default="")
 # from Content-Length before anything is read.
 DOCUMENT_MAX_BYTES = 5_000_000
 UPLOAD_BODY_OVERHEAD = 64 * 1024  # the form's other fields and the multipart boundaries
+# A message carries up to 10 attachments and 20 MB: its pages take a larger body, the others
+# stay at one document.
+MESSAGE_BODY_MAX_BYTES = 20 * 1024 * 1024
+MESSAGE_BODY_PATHS = r"^/(messagerie|pro/patients/[^/]+/messages)/"
 FILE_UPLOAD_HANDLERS = ["django.core.files.uploadhandler.MemoryFileUploadHandler"]
-FILE_UPLOAD_MAX_MEMORY_SIZE = DOCUMENT_MAX_BYTES + UPLOAD_BODY_OVERHEAD
+FILE_UPLOAD_MAX_MEMORY_SIZE = MESSAGE_BODY_MAX_BYTES + UPLOAD_BODY_OVERHEAD
 # Flash messages may name a document: kept in the server-side session, never in a cookie
 # (the default cookie storage is signed, not encrypted).
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
@@ -360,8 +365,20 @@ CARNET = {
     # Prevention reminders: sent from the day before the item's due date, and still sent by a
     # sweep that ran late within this grace (never for items long past, e.g. at first run).
     "PREVENTION_NOTICE_GRACE": timedelta(days=7),
+    # Secure messaging
+    "MESSAGE_MAX_FILES": 10,  # attachments of one message
+    "MESSAGE_MAX_BYTES": MESSAGE_BODY_MAX_BYTES,  # all attachments of one message (5 MB each)
     "WORKER_TICK_INTERVAL_SECONDS": 60,
 }
+
+# The patients' messaging addresses: <INS>@<domain>. The SMTP gateway (carnet smtpd) listens on
+# SMTPD_HOST:SMTPD_PORT, with STARTTLS from SMTPD_TLS_CERT / SMTPD_TLS_KEY (files).
+CARNET_PATIENT_MAIL_DOMAIN = env("CARNET_PATIENT_MAIL_DOMAIN", default="patient.carnet.localhost")
+SMTPD_HOST = env("CARNET_SMTPD_HOST", default="127.0.0.1")
+SMTPD_PORT = env.int("CARNET_SMTPD_PORT", default=2525)
+SMTPD_TLS_CERT = env("CARNET_SMTPD_TLS_CERT", default="")
+SMTPD_TLS_KEY = env("CARNET_SMTPD_TLS_KEY", default="")
+SMTPD_MAX_BYTES = env.int("CARNET_SMTPD_MAX_BYTES", default=30 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@ urlpatterns = [
     path("profil-medical/", include("carnet.profile.urls")),
     path("documents/", include("carnet.documents.urls")),
     path("agenda/", include("carnet.agenda.urls")),
+    path("messagerie/", include("carnet.messaging.urls")),
     path("", include("carnet.enrollment.urls")),
     path("", include("carnet.accounts.urls")),
     path("pro/", include("carnet.professionals.urls")),

@@ -43,12 +43,13 @@ PAGES = {
     "synthese/": ("acces_synthese_lecture", "Consultation de la synthèse par un professionnel"),
 }
 SECTION_PAGES = list(PAGES)
-RECORD_PAGES = ["", *SECTION_PAGES, "rendez-vous/"]  # "" is the documents' page
+RECORD_PAGES = ["", *SECTION_PAGES, "messages/", "rendez-vous/"]  # "" is the documents' page
 NAV_LABELS = {
     "": "Documents",
     "vaccinations/": "Vaccinations",
     "entourage/": "Entourage et volontés",
     "synthese/": "Synthèse enregistrée",
+    "messages/": "Messages",
     "rendez-vous/": "Rendez-vous",
 }
 

@@ -124,6 +124,15 @@ ACTIONS = {
     "prevention_statut": "Suivi d'une recommandation de prévention",
     "prevention_rappels": "Modification des rappels de prévention",
     "acces_rendez_vous_ajout": "Ajout d'un rendez-vous par un professionnel",
+    "message_recu": "Message reçu d'un professionnel de santé",
+    "message_envoye": "Message envoyé à un professionnel de santé",
+    "conversation_close": "Échange clos par le professionnel de santé",
+    "conversation_archivee": "Conversation archivée",
+    "conversation_desarchivee": "Conversation sortie des archives",
+    "conversation_supprimee": "Suppression d'une conversation",
+    "piece_jointe_consultation": "Consultation d'une pièce jointe",
+    "piece_jointe_telechargement": "Téléchargement d'une pièce jointe",
+    "piece_jointe_enregistree": "Pièce jointe enregistrée dans les documents",
 }
 TRANSITIONS = {
     "active": "Activation de l'espace",

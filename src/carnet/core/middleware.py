@@ -1,5 +1,7 @@
 """Response headers Django has no setting for: Permissions-Policy (settings.PERMISSIONS_POLICY)."""
 
+import re
+
 from django.conf import settings
 
 
@@ -32,7 +34,10 @@ class BodySizeLimitMiddleware:
     def __call__(self, request):
         from django.shortcuts import render
 
-        limit = settings.DOCUMENT_MAX_BYTES + settings.UPLOAD_BODY_OVERHEAD
+        limit = settings.DOCUMENT_MAX_BYTES
+        if re.match(settings.MESSAGE_BODY_PATHS, request.path_info):
+            limit = settings.MESSAGE_BODY_MAX_BYTES
+        limit += settings.UPLOAD_BODY_OVERHEAD
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -40,7 +45,7 @@ class BodySizeLimitMiddleware:
         if length > limit:
             from carnet.documents.files import megabytes
 
-            max_size = megabytes(settings.DOCUMENT_MAX_BYTES)
+            max_size = megabytes(limit - settings.UPLOAD_BODY_OVERHEAD)
             response = render(request, "413.html", {"max_size": max_size}, status=413)
             response["Connection"] = "close"  # the unread body must not be taken for a request
             return response

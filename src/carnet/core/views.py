@@ -19,11 +19,6 @@ LEGAL_PAGES = {
 
 # The sections later capabilities fill; until then each says honestly what it will hold.
 SECTIONS = {
-    "messaging": (
-        "Messagerie",
-        "Les messages et documents que vos professionnels de santé vous envoient de façon "
-        "sécurisée.",
-    ),
     "catalogue": (
         "Catalogue",
         "Les applications de santé référencées que vous pouvez connecter à votre espace.",

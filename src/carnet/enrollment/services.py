@@ -30,7 +30,7 @@ from carnet.registry.models import InsuredPerson
 
 from . import letters
 from .models import ContactCheck, ProvisionalCode, Space
-from .signals import space_purging
+from .signals import space_activated, space_purging
 
 log = logging.getLogger(__name__)
 State = Space.State
@@ -85,6 +85,8 @@ def _transition(
         updated = Space.objects.filter(pk=space.pk, state=frm).update(state=to, **fields)
         if not updated:
             raise TransitionError("L'espace a changé d'état entre-temps ; veuillez réessayer.")
+        if to == State.ACTIVE:
+            space_activated.send(sender=Space, space_ids=[space.pk])
         events_record(
             [
                 Entry(
@@ -737,6 +739,7 @@ def spaces_auto_create(*, batch_size: int | None = None) -> int:
                     for _, public_id in claimed
                 ]
             )
+            space_activated.send(sender=Space, space_ids=[pk for pk, _ in claimed])
             total += len(claimed)
 
 

@@ -303,3 +303,140 @@ class AppointmentForm(CarnetForm):
             ends_at = timezone.make_aware(datetime.combine(day, end_time))
         cleaned["starts_at"], cleaned["ends_at"] = starts_at, ends_at
         return cleaned
+
+
+# --- The portal's « Messagerie » -----------------------------------------------------------------
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe): a list of uploads."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(d, initial) for d in data if d]
+        return [single(data, initial)] if data else []
+
+
+def _message_limits() -> tuple[int, int]:
+    from django.conf import settings
+
+    return settings.CARNET["MESSAGE_MAX_FILES"], settings.CARNET["MESSAGE_MAX_BYTES"]
+
+
+class ProMessageReplyForm(CarnetForm):
+    """A professional's message in a conversation: the text, attachments, « sans réponse »."""
+
+    body = forms.CharField(
+        label="Message",
+        widget=forms.Textarea(attrs={"rows": 8}),
+        error_messages={"required": "Écrivez votre message."},
+    )
+    attachments = MultipleFileField(
+        label="Pièces jointes",
+        required=False,
+        error_messages={
+            "empty": "Un des fichiers est vide.",
+            "invalid": "Un fichier n'a pas pu être reçu : recommencez.",
+        },
+    )
+    no_reply = forms.BooleanField(
+        label="Le patient ne pourra pas répondre",
+        required=False,
+        help_text="Pour une information qui n'appelle pas de réponse.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        from carnet.documents.files import ACCEPT_ATTRIBUTE, ACCEPTED_EXTENSIONS, megabytes
+        from carnet.messaging.services import BODY_MAX
+
+        super().__init__(*args, **kwargs)
+        most, total = _message_limits()
+        self.fields["body"].widget.attrs["maxlength"] = str(BODY_MAX)
+        field = self.fields["attachments"]
+        field.help_text = (
+            f"Au plus {most} fichiers, {megabytes(total)} en tout. Formats acceptés : "
+            f"{', '.join(ACCEPTED_EXTENSIONS)}."
+        )
+        field.widget.attrs["accept"] = ACCEPT_ATTRIBUTE
+        self._describe()
+
+    def clean_body(self):
+        from carnet.messaging.services import BODY_MAX
+
+        body = self.cleaned_data["body"].replace("\r\n", "\n").strip()
+        if not body:
+            raise ValidationError("Écrivez votre message.")
+        if len(body) > BODY_MAX:
+            raise ValidationError(f"Le message ne doit pas dépasser {BODY_MAX} caractères.")
+        return body
+
+    def clean_attachments(self):
+        """Each file checked as a document (type sniffed, size), in a bounded child process;
+        the count and the total size of the message. Any refusal refuses the message."""
+        from carnet.documents.files import FileRefused, file_check_isolated, megabytes
+        from carnet.messaging.services import OutgoingFile
+
+        uploads = self.cleaned_data.get("attachments") or []
+        most, total = _message_limits()
+        if len(uploads) > most:
+            raise ValidationError(f"Un message compte au plus {most} pièces jointes.")
+        if sum(u.size for u in uploads) > total:
+            raise ValidationError(
+                f"Les pièces jointes d'un message ne doivent pas dépasser {megabytes(total)} "
+                "en tout."
+            )
+        files = []
+        for upload in uploads:
+            upload.seek(0)
+            try:
+                checked = file_check_isolated(upload.name, upload.read())
+            except FileRefused as exc:
+                raise ValidationError(f"« {upload.name} » : {exc}") from exc
+            files.append(
+                OutgoingFile(
+                    filename=upload.name,
+                    data=checked.data,
+                    media_type=checked.media_type,
+                    extension=checked.extension,
+                )
+            )
+        return files
+
+
+class ProMessageForm(ProMessageReplyForm):
+    """« Écrire au patient »: a new conversation."""
+
+    subject = forms.CharField(
+        label="Objet",
+        help_text=(
+            "Visible dans la liste des messages du patient : n'y mettez aucune information "
+            "médicale."
+        ),
+        error_messages={"required": "Indiquez l'objet du message."},
+    )
+    field_order = ["subject", "body", "attachments", "no_reply"]
+
+    def __init__(self, *args, **kwargs):
+        from carnet.messaging.models import SUBJECT_MAX
+
+        super().__init__(*args, **kwargs)
+        self.fields["subject"].widget.attrs["maxlength"] = str(SUBJECT_MAX)
+
+    def clean_subject(self):
+        from carnet.messaging.models import SUBJECT_MAX
+
+        subject = " ".join(self.cleaned_data["subject"].split())
+        if not subject:
+            raise ValidationError("Indiquez l'objet du message.")
+        if len(subject) > SUBJECT_MAX:
+            raise ValidationError(f"L'objet ne doit pas dépasser {SUBJECT_MAX} caractères.")
+        return subject

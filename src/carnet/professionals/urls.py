@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import portal_agenda, portal_record, portal_views, views
+from . import portal_agenda, portal_messaging, portal_record, portal_views, views
 
 app_name = "professionals"
 
@@ -35,6 +35,24 @@ urlpatterns = [
         portal_agenda.appointment_cancel,
         name="appointment_cancel",
     ),
+    # This professional's conversations with the patient (secure messaging).
+    path(
+        "patients/<uuid:space_id>/messages/",
+        portal_messaging.conversations,
+        name="conversations",
+    ),
+    path(
+        "patients/<uuid:space_id>/messages/<uuid:conversation_id>/",
+        portal_messaging.conversation,
+        name="conversation",
+    ),
+    path(
+        "patients/<uuid:space_id>/messages/<uuid:conversation_id>/clore/",
+        portal_messaging.conversation_close,
+        name="conversation_close",
+    ),
+    # The password of the SMTP messaging gateway (shown once).
+    path("messagerie/acces-smtp/", portal_messaging.smtp_access, name="smtp_access"),
     path("patients/<uuid:space_id>/consentement/", portal_views.consent, name="consent"),
     path("patients/<uuid:space_id>/urgence/", portal_views.emergency, name="emergency"),
     path("patients/<uuid:space_id>/ajouter/", portal_views.document_add, name="document_add"),

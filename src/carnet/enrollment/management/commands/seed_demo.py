@@ -4,7 +4,9 @@ Only in demo mode (CARNET_DEMO=1): the passwords and the authenticator key of th
 are published (README, the output of `make run`), so they must never exist in a real database.
 """
 
+import shlex
 from base64 import b32decode
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from urllib.parse import quote, urlencode
 
@@ -30,6 +32,9 @@ DEMO_PRO_IDENTIFIER = DEMO_ACCOUNT  # "demo.professionnel", linked to Dr Claire 
 # base32 it reads "DEMO CARNET FICTIF TOTP NE PAS UTILISE(R)". Never created outside demo mode:
 # seed_demo (and demo_totp, which prints its current code) refuse to run there.
 DEMO_TOTP_SECRET = "DEMOCARNETFICTIFTOTPNEPASUTILISE"  # noqa: S105 (synthetic demo key)
+# Her registered messaging address, if the directory entry has none (seed_professionals gives
+# the same one): synthetic, under a demo domain.
+DEMO_PRO_MESSAGING_ADDRESS = "claire.demo@demo.mssante.exemple.fr"
 DEMO_TOTP_DEVICE = "Application d'authentification (démonstration)"
 NOT_DEMO = (
     "le mode démonstration n'est pas actif (CARNET_DEMO=1) : {what}. Les comptes de "
@@ -257,12 +262,123 @@ class Command(BaseCommand):
                 "patient)"
             )
         self.stdout.write("")
+        self.print_smtp_demo()
         if pending:
             self.stdout.write(
                 "Personne à activer : NIR "
                 f"{pending.nir}, née le {pending.birth_date:%d/%m/%Y}, carte Vitale avec photo "
                 f"n° {pending.vitale_serial} ; son code est dans la boîte d'envoi.\n"
             )
+
+    def print_smtp_demo(self):
+        """The demo professional's way into the SMTP gateway, ready to paste: her credential is
+        kept only hashed, so each run of seed_demo makes a new one (the previous one stops
+        working) and prints it. Demo mode only, like the rest of this command."""
+        demo = demo_smtp_access()
+        if demo is None:
+            return
+        self.stdout.write(
+            "Messagerie sécurisée : Dr Claire DÉMO écrit à Marie-Noëlle DÉMO-ACTIVE par la "
+            "passerelle SMTP\n"
+            f"  passerelle {demo.server} (STARTTLS obligatoire ; certificat auto-signé de "
+            "démonstration, que swaks ne vérifie pas)\n"
+            f"  identifiant {demo.login} (RPPS) · mot de passe {demo.secret}\n"
+            "  (nouveau mot de passe à chaque lancement de seed_demo : le précédent ne sert plus)\n"
+            f"  expéditeur {demo.sender} · destinataire {demo.recipient}\n"
+            "  La passerelle n'accepte ce destinataire qu'une fois le consentement attesté par "
+            "Dr Claire DÉMO\n"
+            "  dans le portail (« Trouver un patient », « J'atteste… », « Accéder au dossier ») ; "
+            "avant, elle répond 550.\n"
+            "  Puis, dans un autre terminal :\n"
+            f"  {demo.swaks_command()}\n"
+            "  (pièce jointe : ajoutez --attach-type application/pdf "
+            "--attach @chemin/du/fichier.pdf)\n"
+            "  Le message arrive dans la messagerie de demo.patient (/messagerie/), qui peut "
+            "répondre.\n"
+        )
+
+
+DEMO_SMTP_SUBJECT = "Bonjour"
+DEMO_SMTP_BODY = (
+    "Bonjour, vos derniers résultats sont normaux. À bientôt. "
+    "Dr Claire DÉMO (message fictif de démonstration)"
+)
+
+
+@dataclass(frozen=True)
+class DemoSmtpAccess:
+    server: str  # host:port of the gateway
+    login: str  # the RPPS
+    secret: str
+    sender: str  # the registered messaging address
+    recipient: str  # <NIR>@<CARNET_PATIENT_MAIL_DOMAIN>
+
+    def swaks_args(self) -> list[str]:
+        return [
+            "swaks",
+            "--server",
+            self.server,
+            "--tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            self.login,
+            "--auth-password",
+            self.secret,
+            "--from",
+            self.sender,
+            "--to",
+            self.recipient,
+            "--header",
+            f"Subject: {DEMO_SMTP_SUBJECT}",
+            "--body",
+            DEMO_SMTP_BODY,
+        ]
+
+    def swaks_command(self) -> str:
+        return shlex.join(self.swaks_args())
+
+
+def demo_smtp_access() -> DemoSmtpAccess | None:
+    """A NEW gateway credential for Dr Claire DÉMO (her registered messaging address set if she
+    has none) and what swaks needs to write to the demo patient; None when the demo data is not
+    there. Demo mode only: the secret is printed."""
+    from carnet.enrollment.models import Space
+    from carnet.messaging.gateway_services import credential_create
+    from carnet.messaging.services import MessagingError, patient_address
+    from carnet.professionals.models import Professional
+
+    if not settings.DEMO_MODE:
+        raise CommandError(NOT_DEMO.format(what="pas d'accès SMTP de démonstration"))
+    doctor = (
+        Professional.objects.select_related("user")
+        .filter(user__identifier=DEMO_PRO_IDENTIFIER, user__kind=User.Kind.PROFESSIONAL)
+        .first()
+    )
+    space = (
+        Space.objects.select_related("person")
+        .filter(person__is_demo=True, person__last_name="DÉMO-ACTIVE")
+        .first()
+    )
+    if doctor is None or space is None:
+        return None
+    if not doctor.messaging_address:
+        doctor.messaging_address = DEMO_PRO_MESSAGING_ADDRESS
+        doctor.save(update_fields=["messaging_address"])
+    try:
+        secret = credential_create(doctor)
+    except MessagingError:
+        return None
+    host = settings.SMTPD_HOST
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104 (listening everywhere: reach it locally)
+        host = "127.0.0.1"
+    return DemoSmtpAccess(
+        server=f"{host}:{settings.SMTPD_PORT}",
+        login=doctor.rpps,
+        secret=secret,
+        sender=doctor.messaging_address,
+        recipient=patient_address(space),
+    )
 
 
 def grouped(secret: str) -> str:

@@ -1,0 +1,444 @@
+"""The SMTP gateway (`carnet smtpd`), driven by smtplib over a real socket: STARTTLS, AUTH,
+the envelope's checks, a MIME mail becoming an encrypted message, and the refusals.
+
+The gateway runs in its own thread (aiosmtpd Controller) with its own database connections:
+the tests use the live database (transactional)."""
+
+import datetime
+import email
+import ipaddress
+import shutil
+import smtplib
+import socket
+import ssl
+import subprocess
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from carnet.consent.models import Block
+from carnet.core import clock
+from carnet.enrollment import services as enrollment
+from carnet.messaging import gateway_services as gs
+from carnet.messaging.gateway import gateway_controller
+from carnet.messaging.models import Attachment, Conversation, Message, MessagingCredential
+from carnet.messaging.services import message_text, patient_address
+from carnet.notifications.models import OutboxMessage
+from tests.consent.conftest import authorise, make_professional
+from tests.documents.conftest import pdf_bytes
+from tests.enrollment.helpers import space_of
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PRO_ADDRESS = "claire.fictif@medecin.mssante.exemple.fr"
+SECRET_TEXT = "Votre glycémie à jeun est de 1,32 g/l : contrôle dans trois mois."
+
+
+@pytest.fixture(scope="module")
+def tls_pair(tmp_path_factory):
+    """A self-signed certificate and its key for 127.0.0.1 / localhost (cryptography)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "cert.pem", folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_file), str(key_file)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def start_gateway(tls_pair):
+    started = []
+
+    def start(**kwargs):
+        cert_file, key_file = tls_pair
+        controller = gateway_controller(
+            host="127.0.0.1", port=_free_port(), cert_file=cert_file, key_file=key_file, **kwargs
+        )
+        controller.start()
+        started.append(controller)
+        return controller
+
+    yield start
+    for controller in started:
+        controller.stop()
+        controller.handler.executor.shutdown(wait=True)
+
+
+@pytest.fixture
+def gateway(start_gateway):
+    return start_gateway()
+
+
+@pytest.fixture
+def space(alice):
+    return space_of(alice.person)
+
+
+@pytest.fixture
+def pro(space):
+    professional = make_professional(messaging_address=PRO_ADDRESS)
+    authorise(space, professional)
+    return professional
+
+
+@pytest.fixture
+def secret(pro):
+    return gs.credential_create(pro)
+
+
+def _client_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the test's self-signed certificate
+    return context
+
+
+def connect(controller, *, tls=True) -> smtplib.SMTP:
+    client = smtplib.SMTP(controller.hostname, controller.port, timeout=10)
+    client.ehlo("cabinet.exemple.fr")
+    if tls:
+        client.starttls(context=_client_context())
+        client.ehlo("cabinet.exemple.fr")
+    return client
+
+
+def logged_in(controller, pro, secret) -> smtplib.SMTP:
+    client = connect(controller)
+    client.login(pro.rpps, secret)
+    return client
+
+
+def mail(space, *, subject="Résultats", text=SECRET_TEXT, html=None, files=(), **headers):
+    message = EmailMessage()
+    message["From"] = f"Dr Claire Fictif <{PRO_ADDRESS}>"
+    message["To"] = patient_address(space)
+    message["Subject"] = subject
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    if text is not None:
+        message.set_content(text)
+    if html is not None:
+        if text is None:
+            message.set_content(html, subtype="html")
+        else:
+            message.add_alternative(html, subtype="html")
+    for filename, data, maintype, subtype in files:
+        message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return message
+
+
+def _blob_files() -> list[Path]:
+    return [p for p in Path(settings.BLOB_DIR).rglob("*") if p.is_file()]
+
+
+# --- Delivered ------------------------------------------------------------------------------
+
+
+def test_pdf_over_starttls_with_auth_becomes_an_encrypted_message(gateway, space, pro, secret):
+    pdf = pdf_bytes("Bilan sanguin de Alice")
+    message = mail(space, files=[("bilan.pdf", pdf, "application", "pdf")])
+    with logged_in(gateway, pro, secret) as client:
+        refused = client.send_message(message)
+    assert refused == {}
+
+    [conversation] = Conversation.objects.filter(space=space, professional=pro)
+    assert conversation.subject == "Résultats"
+    [received] = Message.objects.filter(conversation=conversation)
+    assert received.channel == Message.Channel.SMTP
+    assert received.author_kind == Message.AuthorKind.PROFESSIONAL
+    assert received.author_id == pro.user_id
+    assert received.message_id.startswith("<") and received.message_id.endswith(">")
+    assert message_text(received) == SECRET_TEXT
+    [attachment] = Attachment.objects.filter(message=received)
+    assert (attachment.filename, attachment.media_type, attachment.size) == (
+        "bilan.pdf",
+        "application/pdf",
+        len(pdf),
+    )
+    from carnet.core.blobs import blob_read
+
+    assert blob_read(attachment.blob) == pdf
+    # Encrypted at rest: neither the text nor the PDF is in any stored file.
+    stored = [p.read_bytes() for p in _blob_files()]
+    assert stored
+    assert not any(SECRET_TEXT.encode() in data for data in stored)
+    assert not any(b"Bilan sanguin" in data or b"%PDF-" in data for data in stored)
+    # The person is told, without the content.
+    notice = OutboxMessage.objects.get(kind="nouveau_message")
+    assert notice.to == "alice.martin@exemple.fr"
+    assert "glycémie" not in notice.body and "Résultats" not in notice.body
+    assert MessagingCredential.objects.get(professional=pro).last_used_at is not None
+
+
+def test_auth_login_mechanism_and_a_reply_threaded_by_in_reply_to(gateway, space, pro, secret):
+    with logged_in(gateway, pro, secret) as client:
+        client.send_message(mail(space, subject="Suivi", Message_ID="<m1@cabinet.exemple.fr>"))
+    with connect(gateway) as client:
+        client.user, client.password = pro.rpps, secret
+        code, _ = client.auth("LOGIN", client.auth_login, initial_response_ok=False)
+        assert code == 235
+        client.send_message(
+            mail(
+                space,
+                subject="Re: Suivi",
+                text="Complément",
+                Message_ID="<m2@cabinet.exemple.fr>",
+                In_Reply_To="<m1@cabinet.exemple.fr>",
+                References="<m1@cabinet.exemple.fr>",
+            )
+        )
+    [conversation] = Conversation.objects.filter(space=space, professional=pro)
+    first, second = Message.objects.filter(conversation=conversation)
+    assert (first.message_id, second.message_id) == (
+        "<m1@cabinet.exemple.fr>",
+        "<m2@cabinet.exemple.fr>",
+    )
+    assert second.in_reply_to == "<m1@cabinet.exemple.fr>"
+    assert message_text(second) == "Complément"
+    # A reference unknown in this space starts a new conversation.
+    with logged_in(gateway, pro, secret) as client:
+        client.send_message(mail(space, subject="Autre", In_Reply_To="<ailleurs@x.fr>"))
+    assert Conversation.objects.filter(space=space, professional=pro).count() == 2
+
+
+def test_invalid_attachment_is_dropped_and_listed(gateway, space, pro, secret):
+    fake = b"MZ\x90\x00" + b"\x00" * 200
+    message = mail(
+        space,
+        files=[
+            ("ordonnance.pdf", fake, "application", "pdf"),
+            ("bilan.pdf", pdf_bytes(), "application", "pdf"),
+        ],
+    )
+    with logged_in(gateway, pro, secret) as client:
+        client.send_message(message)
+    received = Message.objects.get(conversation__space=space, author_kind="professionnel")
+    refused = Attachment.objects.get(message=received, blob__isnull=True)
+    kept = Attachment.objects.get(message=received, blob__isnull=False)
+    assert refused.blob is None and refused.filename == "ordonnance.pdf"
+    assert refused.refused_reason.startswith("Ce fichier n'est pas un PDF valide")
+    assert kept.blob is not None and kept.refused_reason == ""
+
+
+def test_html_is_reduced_to_text_without_scripts_or_remote_images(gateway, space, pro, secret):
+    markup = (
+        "<html><head><style>p{color:red}</style><script>alert('vol')</script></head><body>"
+        "<p>Bonjour,</p><p>Voir <a href='https://exemple.fr/resultats' onclick='x()'>vos "
+        "résultats</a>&nbsp;&amp; la notice.</p>"
+        "<img src='https://pisteur.exemple.com/p.gif?id=42' alt='pixel'>"
+        "<iframe src='https://exemple.com/'></iframe><script>document.cookie</script>"
+        "</body></html>"
+    )
+    with logged_in(gateway, pro, secret) as client:
+        client.send_message(mail(space, text=None, html=markup))
+    text = message_text(Message.objects.get(conversation__space=space, author_kind="professionnel"))
+    assert text == "Bonjour,\n\nVoir vos résultats <https://exemple.fr/resultats> & la notice."
+    for absent in ("<", "script", "alert", "cookie", "pisteur", "img", "color", "onclick"):
+        assert absent not in text.replace("<https://exemple.fr/resultats>", "")
+
+
+# --- Refused --------------------------------------------------------------------------------
+
+
+def test_without_tls_auth_and_mail_are_refused(gateway, space, pro, secret):
+    with connect(gateway, tls=False) as client:
+        assert "starttls" in client.esmtp_features
+        assert "auth" not in client.esmtp_features
+        code, _ = client.docmd("AUTH", "PLAIN AGZvbwBiYXI=")
+        assert code == 530
+        code, _ = client.docmd("MAIL", f"FROM:<{PRO_ADDRESS}>")
+        assert code == 530
+    assert not Conversation.objects.filter(professional__isnull=False).exists()
+
+
+def test_bad_password_and_unknown_login_are_refused(gateway, pro, secret):
+    for login, password in ((pro.rpps, secret[:-1] + "!"), ("10000000000", secret)):
+        with connect(gateway) as client:
+            with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
+                client.login(login, password)
+            assert refused.value.smtp_code == 535
+
+
+def test_unauthenticated_relay_is_refused(gateway, space):
+    with connect(gateway) as client:
+        assert "auth" in client.esmtp_features
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            client.sendmail(PRO_ADDRESS, [patient_address(space)], b"Subject: x\r\n\r\nx")
+        assert refused.value.smtp_code == 530
+    assert not Conversation.objects.filter(professional__isnull=False).exists()
+
+
+def test_forged_mail_from_is_refused(gateway, space, pro, secret):
+    with logged_in(gateway, pro, secret) as client:
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+            client.sendmail("autre@mssante.exemple.fr", [patient_address(space)], b"\r\nx")
+    assert refused.value.smtp_code == 550
+    assert not Conversation.objects.filter(professional__isnull=False).exists()
+
+
+def _rcpt(controller, pro, secret, address) -> tuple[int, bytes]:
+    with logged_in(controller, pro, secret) as client:
+        client.mail(PRO_ADDRESS)
+        return client.rcpt(address)
+
+
+def test_unknown_recipients_are_refused_550(gateway, space, pro, secret):
+    nir = space.person.nir
+    unknown = "1" + nir[1:] if nir[0] == "2" else "2" + nir[1:]
+    for address in (
+        f"{unknown}@{settings.CARNET_PATIENT_MAIL_DOMAIN}",
+        f"{nir}@autre.exemple.fr",
+        f"alice@{settings.CARNET_PATIENT_MAIL_DOMAIN}",
+    ):
+        code, text = _rcpt(gateway, pro, secret, address)
+        assert (code, text) == (550, b"5.1.1 Destinataire inconnu.")
+
+
+def test_closed_space_receives_nothing(gateway, alice, space, pro, secret):
+    enrollment.space_close(space=space, actor=alice.actor, confirmed=True)
+    code, text = _rcpt(gateway, pro, secret, patient_address(space))
+    assert code == 550
+    assert text == b"5.7.1 Cet espace sante est ferme : il ne recoit plus de messages."
+
+
+def test_blocked_professional_cannot_write(gateway, space, pro, secret):
+    Block.objects.create(space=space, professional=pro, blocked_at=clock.now())
+    code, text = _rcpt(gateway, pro, secret, patient_address(space))
+    assert code == 550 and b"Vous ne pouvez pas ecrire a ce patient" in text
+    assert not Conversation.objects.filter(professional__isnull=False).exists()
+
+
+def test_professional_without_consent_basis_cannot_write(gateway, space):
+    stranger = make_professional(messaging_address="inconnu@mssante.exemple.fr")
+    secret = gs.credential_create(stranger)
+    with logged_in(gateway, stranger, secret) as client:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            client.sendmail(stranger.messaging_address, [patient_address(space)], b"\r\nx")
+    [(code, _)] = refused.value.recipients.values()
+    assert code == 550
+
+
+def test_size_is_announced_and_enforced_552(start_gateway, space, pro, secret):
+    controller = start_gateway(max_bytes=20_000)
+    big = mail(space, files=[("bilan.pdf", pdf_bytes(pages=40), "application", "pdf")])
+    assert len(big.as_bytes()) > 20_000
+    with logged_in(controller, pro, secret) as client:
+        assert client.esmtp_features["size"] == "20000"
+        with pytest.raises(smtplib.SMTPSenderRefused) as refused:  # SIZE= in MAIL FROM
+            client.send_message(big)
+        assert refused.value.smtp_code == 552
+    with logged_in(controller, pro, secret) as client:  # no SIZE given: counted in DATA
+        del client.esmtp_features["size"]
+        client.mail(PRO_ADDRESS)
+        client.rcpt(patient_address(space))
+        code, text = client.data(big.as_bytes(policy=policy.SMTP))
+        assert code == 552, text
+    assert not Conversation.objects.filter(professional__isnull=False).exists()
+
+
+# --- Credentials and the command ------------------------------------------------------------
+
+
+def test_credential_is_stored_as_a_keyed_hash_and_replaced(pro):
+    first = gs.credential_create(pro)
+    stored = MessagingCredential.objects.get(professional=pro)
+    assert first not in stored.secret_hash and len(first) == gs.CREDENTIAL_LENGTH
+    assert gs.credential_check(pro.rpps, first) == pro
+    second = gs.credential_create(pro)
+    assert gs.credential_check(pro.rpps, first) is None
+    assert gs.credential_check(pro.rpps, second) == pro
+    assert MessagingCredential.objects.count() == 1
+
+
+def test_command_refuses_to_start_without_a_certificate(settings):
+    settings.SMTPD_TLS_CERT = settings.SMTPD_TLS_KEY = ""
+    with pytest.raises(CommandError, match="CARNET_SMTPD_TLS_CERT"):
+        call_command("smtpd", port=_free_port())
+
+
+@pytest.mark.skipif(
+    shutil.which("swaks") is None,
+    reason="swaks n'est pas installé (Debian : apt-get install swaks) : le test de la "
+    "passerelle par un client SMTP externe est sauté",
+)
+def test_swaks_sends_through_the_gateway(gateway, space, pro, secret):
+    done = subprocess.run(  # noqa: S603 (fixed arguments)
+        [
+            "swaks",
+            "--server",
+            f"{gateway.hostname}:{gateway.port}",
+            "--tls",
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            pro.rpps,
+            "--auth-password",
+            secret,
+            "--from",
+            PRO_ADDRESS,
+            "--to",
+            patient_address(space),
+            "--header",
+            "Subject: Par swaks",
+            "--body",
+            SECRET_TEXT,
+        ],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout.decode(errors="replace")
+    assert (
+        message_text(Message.objects.get(conversation__space=space, author_kind="professionnel"))
+        == SECRET_TEXT
+    )
+
+
+def test_mail_parse_keeps_plain_text_over_html():
+    message = email.message_from_string(
+        "Subject: x\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n"
+        "--b\r\nContent-Type: text/plain\r\n\r\nTexte\r\n"
+        "--b\r\nContent-Type: text/html\r\n\r\n<p>HTML</p>\r\n--b--\r\n",
+        policy=policy.default,
+    )
+    assert gs.mail_parse(message.as_bytes()).body == "Texte"

@@ -1,0 +1,109 @@
+"""The patients' replies, relayed by SMTP (EMAIL_URL) to the professional's messaging address:
+threading headers, the attachment intact, marked relayed once, retried after a failure."""
+
+import socket
+from email import policy
+from email.parser import BytesParser
+
+import pytest
+
+from carnet.messaging import gateway_services as gs
+from carnet.messaging.models import Message
+from carnet.messaging.services import (
+    OutgoingFile,
+    conversation_start,
+    patient_address,
+    person_reply,
+)
+from tests.consent.conftest import authorise, make_professional
+from tests.documents.conftest import pdf_bytes
+from tests.enrollment.helpers import space_of
+
+PRO_ADDRESS = "claire.fictif@medecin.mssante.exemple.fr"
+
+
+@pytest.fixture
+def exchange(alice):
+    """A professional's mail received by the gateway, and Alice's reply with a PDF."""
+    space = space_of(alice.person)
+    pro = make_professional(messaging_address=PRO_ADDRESS)
+    authorise(space, pro)
+    conversation = conversation_start(
+        user=pro.user,
+        professional=pro,
+        space=space,
+        subject="Résultats",
+        body="Voici vos résultats.",
+        channel=Message.Channel.SMTP,
+        message_id="<m1@cabinet.exemple.fr>",
+    )
+    pdf = pdf_bytes("Mes analyses")
+    reply = person_reply(
+        user=alice,
+        conversation=conversation,
+        body="Merci docteur, voici mes analyses.",
+        files=[OutgoingFile("analyses.pdf", pdf, "application/pdf", "pdf")],
+    )
+    return space, reply, pdf
+
+
+def test_reply_is_relayed_with_threading_headers_and_attachment(smtp_server, exchange):
+    space, reply, pdf = exchange
+    assert gs.replies_relay() == 1
+
+    [sent] = smtp_server.messages
+    assert sent["to"] == [PRO_ADDRESS]
+    assert sent["from"] == patient_address(space)
+    mail = BytesParser(policy=policy.default).parsebytes(sent["data"].encode())
+    assert mail["Message-ID"] == reply.message_id
+    assert mail["In-Reply-To"] == "<m1@cabinet.exemple.fr>"
+    assert mail["References"] == "<m1@cabinet.exemple.fr>"
+    assert mail["Subject"] == "Re: Résultats"
+    assert mail.get_body(("plain",)).get_content().strip() == "Merci docteur, voici mes analyses."
+    [attachment] = mail.iter_attachments()
+    assert attachment.get_filename() == "analyses.pdf"
+    assert attachment.get_content_type() == "application/pdf"
+    assert attachment.get_payload(decode=True) == pdf
+
+    reply.refresh_from_db()
+    assert reply.relayed_at is not None
+    assert gs.replies_relay() == 0  # once only
+    assert len(smtp_server.messages) == 1
+
+
+def test_the_gateway_threads_the_professionals_answer_to_the_relayed_reply(smtp_server, exchange):
+    space, reply, _ = exchange
+    gs.replies_relay()
+    answer = (
+        f"From: {PRO_ADDRESS}\r\nTo: {patient_address(space)}\r\nSubject: Re: Re: Résultats\r\n"
+        f"Message-ID: <m3@cabinet.exemple.fr>\r\nIn-Reply-To: {reply.message_id}\r\n"
+        f"References: <m1@cabinet.exemple.fr> {reply.message_id}\r\n\r\nBien reçu.\r\n"
+    ).encode()
+    pro = reply.conversation.professional
+    [message] = gs.mail_deliver(
+        professional=pro, recipients=[patient_address(space)], content=answer
+    )
+    assert message.conversation_id == reply.conversation_id
+    assert message.in_reply_to == reply.message_id
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_failed_send_is_retried_and_no_email_url_relays_nothing(settings, exchange):
+    _, reply, _ = exchange
+    settings.EMAIL_URL = ""
+    assert gs.replies_relay() == 0
+    settings.EMAIL_URL = "smtp://127.0.0.1"
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = (
+        "127.0.0.1",
+        _closed_port(),
+        2,
+    )
+    assert gs.replies_relay() == 0
+    reply.refresh_from_db()
+    assert reply.relayed_at is None  # the claim was rolled back: the next tick tries again
