@@ -210,12 +210,24 @@ def test_the_professional_reads_the_thread_and_replies(client, alice, space, doc
     assert "Dois-je revenir ?" in text
     assert text.index("Vos résultats") < text.index("Dois-je revenir")
     assert "Clore l'échange" in text
+    # The patient's replies were read: one line in the patient's trail.
+    [read] = Event.objects.filter(action="conversation_lue_professionnel")
+    assert (read.actor, read.object_id) == (doctor.user.actor, str(conversation.public_id))
 
     response = client.post(thread_url(conversation), {"body": "Dans six mois."})
     assert response.status_code == 302
     thread = list(Message.objects.filter(conversation=conversation).order_by("sent_at", "id"))
     assert [m.author_kind for m in thread] == ["professionnel", "usager", "professionnel"]
     assert services.message_text(thread[-1]) == "Dans six mois."
+    assert Event.objects.filter(action="conversation_lue_professionnel").count() == 1
+
+
+def test_a_refused_thread_is_a_404_and_is_not_in_the_trail(client, alice, space, doctor):
+    authorise(space, doctor)
+    conversation = start(doctor, space)
+    block(space, doctor)
+    assert pro(client, doctor).get(thread_url(conversation)).status_code == 404
+    assert not Event.objects.filter(action="conversation_lue_professionnel").exists()
 
 
 def test_closing_asks_for_confirmation_then_closes(client, alice, space, doctor):

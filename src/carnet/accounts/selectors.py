@@ -114,6 +114,7 @@ ACTIONS = {
     "rendez_vous_modification": "Modification d'un rendez-vous",
     "rendez_vous_suppression": "Suppression d'un rendez-vous",
     "rendez_vous_retire": "Rendez-vous retiré de l'agenda",
+    "conversation_lue_professionnel": "Lecture d'un échange de messagerie par un professionnel",
     "rappel_ajout": "Ajout d'un rappel à l'agenda",
     "rappel_modification": "Modification d'un rappel",
     "rappel_suppression": "Suppression d'un rappel",

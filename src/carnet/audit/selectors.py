@@ -42,6 +42,7 @@ KINDS = {
             "acces_vaccinations_lecture",
             "acces_entourage_lecture",
             "acces_synthese_lecture",
+            "conversation_lue_professionnel",
             "acces_urgence",
             "acces_urgence_ouvert",
             "historique_exporte",

@@ -436,6 +436,17 @@ def person_start(
     return conversation
 
 
+def conversation_read_by_professional(*, user, conversation: Conversation, client: str = ""):
+    """A professional opens their thread with the patient (the patient's replies): audited."""
+    _audit(
+        user.actor,
+        conversation.space,
+        "conversation_lue_professionnel",
+        conversation,
+        client=client,
+    )
+
+
 def conversation_read(*, user, conversation: Conversation) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(read_until=clock.now())
 

@@ -6,8 +6,9 @@ Writing to the patient is the right to feed the record (`Action.DOCUMENT_ADD`, d
 consent, on an active space): the messaging services decide it again and write the event of each
 message (« Message reçu d'un professionnel de santé ») with the message, or nothing at all. The
 pages show only this professional's own correspondence with the patient, never the record: they
-are decided the same way and leave no access event of their own. Whatever is refused, and any
-conversation that is not this professional's, is the 404 of a missing id.
+are decided the same way; reading a thread (the patient's replies are health content of the
+space) writes « conversation_lue_professionnel » to the patient's trail. Whatever is refused,
+and any conversation that is not this professional's, is the 404 of a missing id.
 """
 
 from django.contrib import messages
@@ -139,6 +140,10 @@ def conversation(request, space_id, conversation_id):
                 space_id=space.public_id,
                 conversation_id=conversation.public_id,
             )
+    if request.method == "GET":  # the replies read: in the patient's trail
+        messaging.conversation_read_by_professional(
+            user=request.user, conversation=conversation, client=client_address(request)
+        )
     thread = list(Message.objects.filter(conversation=conversation).order_by("sent_at", "id"))
     attachments = {}
     for attachment in Attachment.objects.filter(message__in=thread):
