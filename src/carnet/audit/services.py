@@ -80,6 +80,25 @@ def events_record(entries: list[Entry]) -> list[Event]:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _chained(entry: Entry, chain: str, seq: int, prev_hash: str) -> Event:
+    """The event of `entry` at `seq` of its chain, its hash over the previous one."""
+    at = entry.at or clock.now()
+    return Event(
+        chain=chain,
+        seq=seq,
+        at=at,
+        actor=entry.actor,
+        action=entry.action,
+        space_id=entry.space_id,
+        object_type=entry.object_type,
+        object_id=entry.object_id,
+        detail=entry.detail,
+        client=entry.client,
+        prev_hash=prev_hash,
+        hash=_digest(chain, seq, entry, at, prev_hash),
+    )
+
+
 def _append(entries: list[Entry]) -> list[Event]:
     chains = sorted({_chain_of(e) for e in entries})
     heads = {
@@ -93,26 +112,9 @@ def _append(entries: list[Entry]) -> list[Event]:
         if head is None:
             head = heads[chain] = ChainHead(chain=chain, seq=0, hash=GENESIS)
             new_heads.append(head)
-        at = entry.at or clock.now()
-        seq = head.seq + 1
-        digest = _digest(chain, seq, entry, at, head.hash)
-        events.append(
-            Event(
-                chain=chain,
-                seq=seq,
-                at=at,
-                actor=entry.actor,
-                action=entry.action,
-                space_id=entry.space_id,
-                object_type=entry.object_type,
-                object_id=entry.object_id,
-                detail=entry.detail,
-                client=entry.client,
-                prev_hash=head.hash,
-                hash=digest,
-            )
-        )
-        head.seq, head.hash = seq, digest
+        event = _chained(entry, chain, head.seq + 1, head.hash)
+        events.append(event)
+        head.seq, head.hash = event.seq, event.hash
     # The new heads first, in chain order: they are the lock a concurrent opener collides on
     # (IntegrityError, retried by the caller) before either has written an event.
     new_heads.sort(key=lambda h: h.chain)
@@ -171,21 +173,7 @@ def _append_one(entry: Entry) -> Event:
         cursor.execute(select, [chain])
         row = cursor.fetchone()
         seq, prev_hash = (row[0] + 1, row[1]) if row is not None else (1, GENESIS)
-        at = entry.at or clock.now()
-        event = Event(
-            chain=chain,
-            seq=seq,
-            at=at,
-            actor=entry.actor,
-            action=entry.action,
-            space_id=entry.space_id,
-            object_type=entry.object_type,
-            object_id=entry.object_id,
-            detail=entry.detail,
-            client=entry.client,
-            prev_hash=prev_hash,
-            hash=_digest(chain, seq, entry, at, prev_hash),
-        )
+        event = _chained(entry, chain, seq, prev_hash)
         values = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
         if row is None:  # the new head first: a concurrent opener collides on it (and retries)
             cursor.execute(open_head, [seq, event.hash, chain])
