@@ -2,18 +2,20 @@
 (`carnet smtpd`), against a bare aiosmtpd server that only counts them, in the same run.
 
     .venv/bin/python bench/messaging.py [--messages M] [--clients C] [--patients N]
-                                        [--profile]
+                                        [--processes P] [--profile]
 
 Sets up a fresh SQLite database and blob directory in a temporary directory, activates N
 synthetic persons' spaces through the enrollment services, creates C professionals (one per
 client) with a messaging address, an `Authorisation` row on every space and a gateway credential
 (`gateway_services.credential_create`), and writes one real PDF of about 100 KB (fpdf2, pages of
-text). Both servers run in their own thread (aiosmtpd Controller) on 127.0.0.1 with the same
-self-signed certificate (`cryptography`) and the same settings: STARTTLS required, AUTH (PLAIN)
-required and only over TLS, the same SIZE limit. The bare server accepts the same logins and
-passwords (checked against a dict) and every envelope, and counts what DATA hands it; the
-gateway checks the credential (keyed hash), the sender, the recipient (consent), and writes
-each mail as an encrypted message with its attachment checked in a forked child
+text). Each server runs in P processes of its own sharing one port (SO_REUSEPORT), apart from
+the clients: the gateway is `carnet smtpd --processes P`, started as an operator does; the bare
+server is aiosmtpd in P forked processes. Both listen on 127.0.0.1 with the same self-signed
+certificate (`cryptography`) and the same settings: STARTTLS required, AUTH (PLAIN) required
+and only over TLS, the same SIZE limit. The bare server accepts the same logins and passwords
+(checked against a dict) and every envelope, and counts what DATA hands it; the gateway checks
+the credential (keyed hash), the sender, the recipient (consent), and writes each mail as an
+encrypted message with its attachment checked in a child of the checker process
 (`file_check_isolated`) and stored as an encrypted blob, committed before 250.
 
 M mails, prepared in advance as bytes (the same for both servers: a short text, the PDF, a
@@ -32,9 +34,12 @@ import datetime
 import ipaddress
 import logging
 import os
+import signal
 import smtplib
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from datetime import date
@@ -232,35 +237,37 @@ def _free_port() -> int:
 
 
 class Counter:
-    """The bare server's handler: accepts every envelope, counts the mails (and their bytes)."""
+    """The bare server's handler: accepts every envelope, counts the mails (shared counter)."""
 
-    def __init__(self):
-        self.count = 0
-        self.bytes = 0
+    def __init__(self, counted):
+        self.counted = counted
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
-        self.count += 1
-        self.bytes += len(envelope.original_content)
+        with self.counted.get_lock():
+            self.counted.value += 1
         return "250 2.0.0 OK"
 
 
-def bare_controller(cert_file: str, key_file: str, logins: dict[str, str]):
-    """aiosmtpd with the gateway's settings (TLS context, STARTTLS and AUTH required, SIZE),
-    an authenticator checking a dict, and a handler that only counts."""
-    from aiosmtpd.controller import Controller
+def bare_serve(port, cert_file, key_file, logins, counted, ready, stop) -> None:
+    """One process of the bare server: aiosmtpd with the gateway's settings (TLS context,
+    STARTTLS and AUTH required, SIZE, the shared port), an authenticator checking a dict, and a
+    handler that only counts."""
     from aiosmtpd.smtp import AuthResult
     from django.conf import settings
 
-    from carnet.messaging.gateway import BANNER, tls_context
+    from carnet.messaging.gateway import BANNER, SharedPortController, tls_context
+
+    logging.getLogger("mail.log").setLevel(logging.ERROR)  # AUTH's deprecation warnings
 
     def authenticator(server, session, envelope, mechanism, auth_data):
         login, password = auth_data.login.decode(), auth_data.password.decode()
         return AuthResult(success=logins.get(login) == password)
 
-    return Controller(
-        Counter(),
+    controller = SharedPortController(
+        Counter(counted),
         hostname="127.0.0.1",
-        port=_free_port(),
+        port=port,
+        reuse_port=True,
         ident=BANNER,
         tls_context=tls_context(cert_file, key_file),
         require_starttls=True,
@@ -270,6 +277,74 @@ def bare_controller(cert_file: str, key_file: str, logins: dict[str, str]):
         data_size_limit=settings.SMTPD_MAX_BYTES,
         enable_SMTPUTF8=False,
     )
+    controller.start()
+    ready.release()
+    stop.wait()
+    controller.stop()
+
+
+class BareServer:
+    """The bare server in `processes` forked processes sharing one port."""
+
+    def __init__(self, processes: int, cert_file: str, key_file: str, logins: dict):
+        import multiprocessing
+
+        from django.db import connections
+
+        connections.close_all()  # not shared with the children
+        context = multiprocessing.get_context("fork")
+        self.port = _free_port()
+        self.counted = context.Value("q", 0)
+        self.ready = context.Semaphore(0)
+        self.stop_event = context.Event()
+        arguments = (self.port, cert_file, key_file, logins, self.counted, self.ready)
+        self.processes = [
+            context.Process(target=bare_serve, args=(*arguments, self.stop_event))
+            for _ in range(processes)
+        ]
+        for process in self.processes:
+            process.start()
+        for _ in self.processes:
+            if not self.ready.acquire(timeout=30):
+                raise RuntimeError("the bare server did not start")
+
+    @property
+    def count(self) -> int:
+        return self.counted.value
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for process in self.processes:
+            process.join(30)
+
+
+class GatewayServer:
+    """`carnet smtpd --processes N` on a free port, as an operator starts it."""
+
+    def __init__(self, processes: int, cert_file: str, key_file: str):
+        self.port = _free_port()
+        environ = {
+            **os.environ,
+            "CARNET_SMTPD_TLS_CERT": cert_file,
+            "CARNET_SMTPD_TLS_KEY": key_file,
+        }
+        command = [sys.executable, "-m", "carnet.cli", "smtpd", "--host", "127.0.0.1"]
+        command += ["--port", str(self.port), "--processes", str(processes)]
+        self.process = subprocess.Popen(command, env=environ, stdout=sys.stderr)  # noqa: S603
+        deadline = time.monotonic() + 60
+        while True:  # listening when it answers its banner (every process: bound before)
+            try:
+                with smtplib.SMTP("127.0.0.1", self.port, timeout=5) as smtp:
+                    smtp.noop()
+                break
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("carnet smtpd did not start") from None
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(60)
 
 
 # --- Sending -----------------------------------------------------------------------------------
@@ -282,7 +357,7 @@ def _client_context() -> ssl.SSLContext:
     return context
 
 
-def send_all(controller, per_client: list[list[tuple]], logins: list[tuple[str, str]]) -> dict:
+def send_all(port: int, per_client: list[list[tuple]], logins: list[tuple[str, str]]) -> dict:
     """Each client in its own thread, over one connection: its mails in turn. Wall seconds from
     the threads' start to the last one's end; the refusals (each must be none)."""
     errors: list[str] = []
@@ -292,7 +367,7 @@ def send_all(controller, per_client: list[list[tuple]], logins: list[tuple[str, 
         login, password = logins[k]
         start.wait()
         try:
-            with smtplib.SMTP(controller.hostname, controller.port, timeout=60) as smtp:
+            with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
                 smtp.ehlo("cabinet.exemple.fr")
                 smtp.starttls(context=_client_context())
                 smtp.ehlo("cabinet.exemple.fr")
@@ -381,12 +456,14 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200, help="mails sent to each server")
     parser.add_argument("--clients", type=int, default=4, help="concurrent SMTP clients")
     parser.add_argument("--patients", type=int, default=20, help="recipients' spaces")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="processes of each server (one shared port)"
+    )
     parser.add_argument("--profile", action="store_true", help="profile mail_deliver after")
     args = parser.parse_args()
 
     began = time.perf_counter()
     with throwaway_carnet("messaging", keep=args.keep, CARNET_LOG_LEVEL="WARNING") as tmp:
-        from carnet.messaging.gateway import gateway_controller
         from carnet.messaging.models import Attachment, Message
         from carnet.messaging.services import patient_address
 
@@ -405,30 +482,26 @@ def main() -> None:
         logins = [(pro.rpps, secret) for pro, secret in pros]
         cert_file, key_file = tls_pair(tmp / "tls")
 
-        logging.getLogger("mail.log").setLevel(logging.ERROR)  # see below
-        bare = bare_controller(cert_file, key_file, dict(logins))
-        gateway = gateway_controller(
-            host="127.0.0.1", port=_free_port(), cert_file=cert_file, key_file=key_file
-        )
-        # aiosmtpd warns at every AUTH that Session.login_data is deprecated (both servers).
-        logging.getLogger("mail.log").setLevel(logging.ERROR)
-        bare.start()
-        gateway.start()
+        bare = BareServer(args.processes, cert_file, key_file, dict(logins))
+        try:
+            gateway = GatewayServer(args.processes, cert_file, key_file)
+        except BaseException:
+            bare.stop()
+            raise
         try:
             # The bare server before and after the gateway (the machine's load may change).
             log("sending to the bare server…")
-            bare_runs = [send_all(bare, per_client, logins)]
+            bare_runs = [send_all(bare.port, per_client, logins)]
             log(f"  bare: {bare_runs[-1]}")
             log("sending to the gateway…")
-            gateway_run = send_all(gateway, per_client, logins)
+            gateway_run = send_all(gateway.port, per_client, logins)
             log(f"  gateway: {gateway_run}")
             log("sending to the bare server again…")
-            bare_runs.append(send_all(bare, per_client, logins))
+            bare_runs.append(send_all(bare.port, per_client, logins))
             log(f"  bare: {bare_runs[-1]}")
         finally:
             bare.stop()
             gateway.stop()
-            gateway.handler.executor.shutdown(wait=True)
         bare_seconds = sum(run["seconds"] for run in bare_runs) / len(bare_runs)
         bare_run = {
             "seconds": round(bare_seconds, 3),
@@ -442,7 +515,7 @@ def main() -> None:
             "attachments": Attachment.objects.filter(
                 message__channel=Message.Channel.SMTP, blob__isnull=False, size=len(pdf)
             ).count(),
-            "bare_counted": bare.handler.count,
+            "bare_counted": bare.count,
         }
         if args.profile:
             log("profiling mail_deliver…")
@@ -459,6 +532,7 @@ def main() -> None:
             {
                 "messages": args.messages,
                 "clients": args.clients,
+                "processes": args.processes,
                 "patients": args.patients,
                 "attachment_bytes": len(pdf),
                 "mail_bytes": len(per_client[0][0][2]),

@@ -379,6 +379,12 @@ SMTPD_PORT = env.int("CARNET_SMTPD_PORT", default=2525)
 SMTPD_TLS_CERT = env("CARNET_SMTPD_TLS_CERT", default="")
 SMTPD_TLS_KEY = env("CARNET_SMTPD_TLS_KEY", default="")
 SMTPD_MAX_BYTES = env.int("CARNET_SMTPD_MAX_BYTES", default=30 * 1024 * 1024)
+# Processes of `carnet smtpd` sharing the port (SO_REUSEPORT: the kernel spreads connections),
+# each with SMTPD_DB_THREADS threads for the database work of its connections.
+SMTPD_PROCESSES = env.int("CARNET_SMTPD_PROCESSES", default=1)
+SMTPD_DB_THREADS = env.int("CARNET_SMTPD_DB_THREADS", default=4)
+SMTPD_MAX_RECIPIENTS = 20  # RCPT TO accepted in one mail
+SMTPD_AUTH_FAILURE_DELAY = 1.0  # seconds before a failed AUTH is answered
 
 LOGGING = {
     "version": 1,

@@ -1,14 +1,17 @@
 """Hostile uploads: a small file that costs seconds and gigabytes to decode is checked in a child
-process bounded in CPU, memory and time (files.file_check_isolated). It is refused in French,
-nothing is stored, the child is always reaped, and the web worker goes on unharmed."""
+of the checker process, bounded in CPU, memory and time (files.file_check_isolated). It is
+refused in French, nothing is stored, the child always ends, and the web worker and the checker
+go on unharmed."""
 
 import io
 import os
 import struct
+import time
 import zlib
 
 import pytest
 
+from carnet.documents import checker
 from carnet.documents.files import FileRefused, file_check
 from carnet.documents.models import Document
 
@@ -112,31 +115,29 @@ def bounds(settings):
     return set_bounds
 
 
+def assert_checker_unharmed(checker_pid: int):
+    """The same checker serves on, and each of its children has ended (killed by its bounds, it
+    ends by itself; the kernel reaps it: no zombie is left)."""
+    assert checker.checker_pid() == checker_pid
+    deadline = time.monotonic() + 10
+    while checker.checker_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert checker.checker_children() == []
+
+
 @pytest.fixture
-def forks(monkeypatch):
-    """The pids of the children forked during the test."""
-    pids = []
-    fork = os.fork
+def checker_pid():
+    """The checker of this process, started by a first ordinary check."""
+    from carnet.documents.files import file_check_isolated
 
-    def recording_fork():
-        pid = fork()
-        if pid:
-            pids.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", recording_fork)
-    return pids
-
-
-def assert_ended(pid: int):
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    file_check_isolated("Compte rendu.pdf", pdf_bytes())
+    return checker.checker_pid()
 
 
 # --- hostile files are refused, the worker unharmed -------------------------------------------
 
 
-def test_a_pdf_object_stream_bomb_is_refused_as_too_complex(alice_client, bounds, forks):
+def test_a_pdf_object_stream_bomb_is_refused_as_too_complex(alice_client, bounds, checker_pid):
     # 4 page objects of 15 Mo each once decompressed (under pypdf's cap): in the web worker,
     # about 5 s of CPU and 900 Mo of memory; here, a child stopped at 1 s or 256 Mio.
     data = object_stream_bomb(pages=4, megabytes=15)
@@ -144,9 +145,7 @@ def test_a_pdf_object_stream_bomb_is_refused_as_too_complex(alice_client, bounds
     bounds(cpu=1, memory=256 * MiB, timeout=10)
     for _ in range(2):  # the same refusal on the second try: nothing left over
         assert_refused(post_file(alice_client, "bombe.pdf", data), TOO_COMPLEX)
-    assert len(forks) == 2
-    for pid in forks:
-        assert_ended(pid)
+    assert_checker_unharmed(checker_pid)
     assert_no_child_left()
     # … and the worker still takes a real PDF.
     assert post_file(alice_client, "Compte rendu.pdf", pdf_bytes()).status_code == 302
@@ -160,16 +159,16 @@ def test_streams_over_pypdfs_cap_are_refused_without_being_decompressed():
 
 
 def test_an_image_within_the_pixel_budget_but_over_the_memory_budget_is_refused(
-    alice_client, bounds
+    alice_client, bounds, checker_pid
 ):
     # 49.7 million pixels (under the budget of 50 million), 200 Mo decoded, 193 ko sent. The
-    # memory budget counts from the worker's size: memory it has freed but kept mapped can be
-    # used too, hence a wide margin here.
+    # memory budget counts from the checker's size.
     data = blank_png(7_000, 7_100)
     assert len(data) < 200_000
     bounds(memory=64 * MiB)
     for _ in range(2):
         assert_refused(post_file(alice_client, "bombe.png", data), TOO_COMPLEX)
+    assert_checker_unharmed(checker_pid)
     assert_no_child_left()
 
 
@@ -179,14 +178,13 @@ def test_a_large_image_passes_with_the_default_budget(alice_client):
     assert_no_child_left()
 
 
-def test_a_check_past_its_wall_time_is_killed_and_reaped(alice_client, bounds, forks):
+def test_a_check_past_its_wall_time_is_killed_and_reaped(alice_client, bounds, checker_pid):
     # A real hostile file with room for CPU and memory, but not for time: the wall-clock
     # bound ends it (a child stuck in a lock or waiting on I/O would end the same way).
     data = object_stream_bomb(pages=4, megabytes=15)
     bounds(cpu=60, memory=2048 * MiB, timeout=0.3)
     assert_refused(post_file(alice_client, "bombe.pdf", data), TOO_COMPLEX)
-    (pid,) = forks
-    assert_ended(pid)  # killed by the parent, then reaped
+    assert_checker_unharmed(checker_pid)  # its timer ended it well before its CPU bound
     assert_no_child_left()
 
 

@@ -396,6 +396,37 @@ def test_command_refuses_to_start_without_a_certificate(settings):
         call_command("smtpd", port=_free_port())
 
 
+def test_command_refuses_a_process_count_out_of_bounds(tls_pair, settings):
+    settings.SMTPD_TLS_CERT, settings.SMTPD_TLS_KEY = tls_pair
+    for processes in (0, 65):
+        with pytest.raises(CommandError, match="--processes"):
+            call_command("smtpd", port=_free_port(), processes=processes)
+
+
+def test_gateways_sharing_a_port_all_start_and_deliver(tls_pair, space, pro, secret):
+    """`carnet smtpd --processes N`: N gateways on one port (SO_REUSEPORT). Each one starts
+    (aiosmtpd's start-up check connects to its own port, which the kernel may hand to a
+    sibling: it is replaced), and mail through any of them is delivered."""
+    cert_file, key_file = tls_pair
+    port = _free_port()
+    controllers = [
+        gateway_controller(
+            host="127.0.0.1", port=port, cert_file=cert_file, key_file=key_file, reuse_port=True
+        )
+        for _ in range(3)
+    ]
+    try:
+        for controller in controllers:
+            controller.start()
+        for n in range(6):  # new connections: spread over the three by the kernel
+            with logged_in(controllers[0], pro, secret) as client:
+                assert client.send_message(mail(space, subject=f"Compte rendu {n}")) == {}
+    finally:
+        for controller in controllers:
+            controller.stop()
+    assert Conversation.objects.filter(space=space, professional=pro).count() == 6
+
+
 @pytest.mark.skipif(
     shutil.which("swaks") is None,
     reason="swaks n'est pas installé (Debian : apt-get install swaks) : le test de la "

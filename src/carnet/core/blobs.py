@@ -29,10 +29,19 @@ class BlobCorrupted(Exception):
 def blob_put(*, data_key: DataKey, plaintext: bytes) -> Blob:
     """Encrypt and store; the file is durable before the row is inserted. Call it inside the
     transaction that creates the row pointing to the blob: a rollback leaves only an orphan."""
+    blob = blob_seal(data_key=data_key, plaintext=plaintext)
+    blob.save(force_insert=True)
+    return blob
+
+
+def blob_seal(*, data_key: DataKey, plaintext: bytes) -> Blob:
+    """Encrypt and store the file (durable when this returns); the row is returned unsaved, for
+    the caller to insert in its transaction. Sealing before the transaction keeps the file's
+    writes and syncs out of it (SQLite holds its one write lock from the first write)."""
     key = secrets.token_hex(32)  # random: never derived from a title or a person
     sealed = crypto.encrypt(data_key_material(data_key), plaintext, aad=key.encode())
     blob_store().write(key, sealed)
-    return Blob.objects.create(
+    return Blob(
         key=key,
         data_key=data_key,
         size=len(plaintext),

@@ -4,20 +4,16 @@ The type is sniffed from the content (magic bytes, the `filetype` package), must
 extension, and the file must then decode: images with Pillow (within a pixel budget), PDFs with
 pypdf, text as UTF-8 or Latin-1. A refusal names the problem in French; nothing is stored.
 
-An upload is checked by `file_check_isolated`: `file_check` in a child process bounded in CPU,
-memory and time, since a small hostile file (a decompression bomb, a parser trap) can cost
-seconds and gigabytes to decode. `file_check` itself stays a pure function, for our own files.
+An upload is checked by `file_check_isolated`: `file_check` in a child of the checker process
+(`checker`), bounded in CPU, memory and time, since a small hostile file (a decompression bomb,
+a parser trap) can cost seconds and gigabytes to decode. `file_check` itself stays a pure
+function, for our own files.
 """
 
 import io
 import json
 import logging
-import os
 import re
-import resource
-import select
-import signal
-import time
 import unicodedata
 import warnings
 import zipfile
@@ -26,6 +22,8 @@ from pathlib import PurePosixPath, PureWindowsPath
 
 import filetype
 from django.conf import settings
+
+from . import checker
 
 ACCEPTED_EXTENSIONS = (".jpeg", ".jpg", ".pdf", ".png", ".rtf", ".txt", ".tif", ".tiff")
 ACCEPT_ATTRIBUTE = ",".join(ACCEPTED_EXTENSIONS)
@@ -173,37 +171,26 @@ def file_check(name: str, data: bytes) -> CheckedFile:
 
 
 def file_check_isolated(name: str, data: bytes) -> CheckedFile:
-    """`file_check` in a child process, bounded by settings.CARNET["FILE_CHECK_*"].
+    """`file_check` in a child of the checker process (`checker`), bounded by
+    settings.CARNET["FILE_CHECK_*"] in CPU, memory and wall time.
 
-    The child only computes (no database, no Django request machinery), reports in a few bytes of
-    JSON on a pipe, and leaves with os._exit. A child that is killed by its limits, crashes or
-    stays silent past the timeout means a refusal; it is always killed and reaped before return.
+    A child that is killed by its bounds, crashes or stays silent past the timeout means a
+    refusal; the checker cannot be reached is a server error (`CheckerUnavailable`), not a
+    verdict on the file.
     """
     limits = settings.CARNET
-    _preload()  # imported once in the worker, not again in each child
-    read_end, write_end = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:  # no process to spare: a server error, not a verdict on the file
-        os.close(read_end)
-        os.close(write_end)
-        raise
-    if pid == 0:  # the child: never returns
-        cpu, memory = limits["FILE_CHECK_CPU_SECONDS"], limits["FILE_CHECK_MEMORY_BYTES"]
-        _check_in_child(name, data, write_end, cpu, memory)
-    os.close(write_end)
-    try:
-        report = _read_report(read_end, limits["FILE_CHECK_TIMEOUT_SECONDS"])
-    finally:
-        os.close(read_end)
-        os.kill(pid, signal.SIGKILL)  # harmless if it has exited: not yet reaped, the pid is ours
-        _, status = os.waitpid(pid, 0)
+    header = {
+        "name": name,
+        "cpu": limits["FILE_CHECK_CPU_SECONDS"],
+        "memory": limits["FILE_CHECK_MEMORY_BYTES"],
+        "timeout": limits["FILE_CHECK_TIMEOUT_SECONDS"],
+        "settings": {key: limits[key] for key in checker.CHECK_SETTINGS},
+    }
+    report = checker.check(header, data, limits["FILE_CHECK_TIMEOUT_SECONDS"])
     try:
         result = json.loads(report)
     except (TypeError, ValueError):  # None (timed out) or cut short (killed, crashed)
-        code = os.waitstatus_to_exitcode(status)
-        ended = f"killed by signal {-code}" if code < 0 else f"exited with {code}"
-        reason = "timed out" if report is None else f"{ended}, no result"
+        reason = "timed out" if report is None else "ended without a result"
         log.warning("file check of an upload %s: refused as too complex", reason)
         raise FileRefused(TOO_COMPLEX) from None
     if "refused" in result:
@@ -211,62 +198,30 @@ def file_check_isolated(name: str, data: bytes) -> CheckedFile:
     return CheckedFile(data=data, **result)
 
 
-def _preload() -> None:
-    import pypdf  # noqa: F401
+def preload() -> None:
+    """What the checks import and cache, loaded once in the checker (not again in each child):
+    every image plugin (Pillow imports them lazily, TIFF's at the first TIFF), and one check of
+    a small file of each kind (pypdf and Pillow import more, and compile patterns, at their
+    first file). This halves a child's work on an ordinary PDF."""
+    import pypdf
     from PIL import Image
 
-    Image.init()  # every image plugin (Pillow imports them lazily, TIFF's at the first TIFF)
-
-
-def _check_in_child(name, data, write_end, cpu_seconds, memory_bytes):
-    status = 1
-    try:
-        _lower_limit(resource.RLIMIT_CORE, 0)  # no core file holding a patient's document
-        # Past the soft CPU limit the kernel sends SIGXCPU (which ends the process), SIGKILL a
-        # second later.
-        _lower_limit(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1)
-        # The memory budget counts from the worker's virtual size (what it has freed but kept
-        # mapped can be reused too: the bound is approximate by that much).
-        if os.path.exists("/proc/self/statm"):
-            with open("/proc/self/statm") as statm:
-                size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-            _lower_limit(resource.RLIMIT_AS, size + memory_bytes)
+    Image.init()
+    pdf = io.BytesIO()
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=100, height=100)
+    writer.write(pdf)
+    samples = {"echantillon.pdf": pdf.getvalue(), "echantillon.txt": "Résultat\n".encode()}
+    samples["echantillon.rtf"] = b"{\\rtf1\\ansi R\\'e9sultat}"
+    for extension, image_format in (("png", "PNG"), ("jpg", "JPEG"), ("tif", "TIFF")):
+        image = io.BytesIO()
+        Image.new("RGB", (8, 8), "white").save(image, image_format)
+        samples[f"echantillon.{extension}"] = image.getvalue()
+    for name, data in samples.items():
         try:
-            checked = file_check(name, data)
-            report = {
-                "media_type": checked.media_type,
-                "extension": checked.extension,
-                "suggested_title": checked.suggested_title,
-            }
-        except FileRefused as exc:
-            report = {"refused": str(exc)}
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(json.dumps(report).encode())
-        status = 0
-    finally:  # whatever happened (MemoryError…): no cleanup, no atexit, no Django
-        os._exit(status)
-
-
-def _lower_limit(which: int, soft: int, hard: int | None = None) -> None:
-    _, current = resource.getrlimit(which)
-    hard = soft if hard is None else hard
-    if current != resource.RLIM_INFINITY:
-        soft, hard = min(soft, current), min(hard, current)
-    resource.setrlimit(which, (soft, hard))
-
-
-def _read_report(fd: int, timeout: float) -> bytes | None:
-    """Everything the child writes until it ends; None if it is still running at the timeout."""
-    deadline = time.monotonic() + timeout
-    chunks = []
-    while (left := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([fd], [], [], left)
-        if ready:
-            chunk = os.read(fd, 65536)
-            if not chunk:  # end of file: the child has exited
-                return b"".join(chunks)
-            chunks.append(chunk)
-    return None
+            file_check(name, data)
+        except FileRefused:  # a warm-up: a refusal has loaded what it needed all the same
+            pass
 
 
 def _sniff(data: bytes) -> str | None:

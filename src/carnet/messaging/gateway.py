@@ -6,7 +6,7 @@ small thread pool (Django's ORM is synchronous), awaited by the loop:
 - STARTTLS is required before anything but EHLO/HELO/NOOP/QUIT (530 otherwise), AUTH (PLAIN,
   LOGIN) only over TLS, and every MAIL needs AUTH (530): the gateway relays nothing;
 - login: the professional's RPPS; password: their gateway credential
-  (`gateway_services.credential_create`); a failure costs `AUTH_FAILURE_DELAY` seconds;
+  (`gateway_services.credential_create`); a failure costs SMTPD_AUTH_FAILURE_DELAY seconds;
 - MAIL FROM: the professional's registered messaging address (550 otherwise);
 - RCPT TO: an active patient address that the professional may write to (550 otherwise);
 - SIZE is announced and enforced (552);
@@ -19,22 +19,20 @@ import asyncio
 import functools
 import logging
 import ssl
+import threading
 import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import connections
 
 from . import gateway_services as gs
 from .services import MessagingError
 
 log = logging.getLogger(__name__)
 
-MAX_RECIPIENTS = 20  # RCPT TO accepted in one mail
-AUTH_FAILURE_DELAY = 1.0  # seconds, before answering a failed AUTH
-DB_THREADS = 4
 BANNER = "Carnet messagerie de sante - n'indiquez aucune information de sante dans l'objet"
 
 
@@ -58,18 +56,39 @@ def _capture(server, session, envelope, mechanism, auth_data) -> AuthResult:
 
 
 def _in_thread(fn, *args, **kwargs):
-    close_old_connections()
+    """`fn` in a database thread. The thread keeps its connection from one call to the next
+    (opening one costs more than most calls); Django still closes one that failed or was left
+    in a transaction."""
     try:
         return fn(*args, **kwargs)
     finally:
-        close_old_connections()
+        for connection in connections.all(initialized_only=True):
+            connection.close_at = None  # no age limit in these threads: they live with the server
+            connection.close_if_unusable_or_obsolete()
+
+
+def _close_connections(barrier: threading.Barrier) -> None:
+    connections.close_all()
+    barrier.wait(timeout=10)  # holds this thread, so that each thread closes its own
 
 
 class Gateway:
     """The aiosmtpd handler (hooks `handle_*`, mechanisms `auth_*`)."""
 
-    def __init__(self, executor: ThreadPoolExecutor | None = None):
-        self.executor = executor or ThreadPoolExecutor(DB_THREADS, thread_name_prefix="smtpd-db")
+    def __init__(self, threads: int | None = None):
+        self.threads = threads or settings.SMTPD_DB_THREADS
+        self.executor = ThreadPoolExecutor(self.threads, thread_name_prefix="smtpd-db")
+
+    def close(self) -> None:
+        """Close each database thread's connection, then the threads."""
+        barrier = threading.Barrier(self.threads)
+        waits = [self.executor.submit(_close_connections, barrier) for _ in range(self.threads)]
+        for wait in waits:
+            try:
+                wait.result(timeout=15)
+            except (threading.BrokenBarrierError, TimeoutError):
+                pass  # a thread stuck elsewhere: its connection ends with the process
+        self.executor.shutdown(wait=True)
 
     async def _db(self, fn, *args, **kwargs):
         loop = asyncio.get_running_loop()
@@ -96,7 +115,7 @@ class Gateway:
             professional = await self._db(gs.credential_check, login, password)
         if professional is None:
             log.info("smtpd: failed AUTH from %s", server.session.peer[0])
-            await asyncio.sleep(AUTH_FAILURE_DELAY)
+            await asyncio.sleep(settings.SMTPD_AUTH_FAILURE_DELAY)
             return AuthResult(success=False, handled=False)
         server.session.carnet_professional = professional
         return AuthResult(success=True, auth_data=professional.pk)
@@ -119,8 +138,9 @@ class Gateway:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         professional = session.carnet_professional
-        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
-            return smtp_reply("452", "4.5.3", f"Au plus {MAX_RECIPIENTS} destinataires.")
+        if len(envelope.rcpt_tos) >= settings.SMTPD_MAX_RECIPIENTS:
+            most = settings.SMTPD_MAX_RECIPIENTS
+            return smtp_reply("452", "4.5.3", f"Au plus {most} destinataires.")
         try:
             await self._db(gs.recipient_check, professional, address)
         except gs.DeliveryRefused as exc:
@@ -153,6 +173,38 @@ class Gateway:
         return "250 2.0.0 Message remis"
 
 
+class SharedPortController(Controller):
+    """aiosmtpd's Controller, its listening socket opened with SO_REUSEPORT when asked: several
+    processes then listen on the same port and the kernel spreads the connections."""
+
+    def __init__(self, *args, reuse_port: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reuse_port = reuse_port
+
+    def _create_server(self):
+        return self.loop.create_server(
+            self._factory_invoker,
+            host=self.hostname,
+            port=self.port,
+            ssl=self.ssl_context,
+            reuse_port=self.reuse_port or None,
+        )
+
+    def stop(self, *args, **kwargs):
+        super().stop(*args, **kwargs)
+        if isinstance(self.handler, Gateway):
+            self.handler.close()
+
+    def _trigger_server(self):
+        # aiosmtpd checks at start that its SMTP factory works by connecting to its own port:
+        # with a shared port, the kernel may hand that connection to a sibling process, and
+        # this one would wait for it in vain. The factory is then called on the loop directly.
+        if not self.reuse_port:
+            super()._trigger_server()
+            return
+        self.loop.call_soon_threadsafe(self._factory_invoker)
+
+
 def gateway_controller(
     *,
     host: str | None = None,
@@ -161,6 +213,7 @@ def gateway_controller(
     key_file: str | None = None,
     max_bytes: int | None = None,
     handler: Gateway | None = None,
+    reuse_port: bool = False,
 ) -> Controller:
     """The gateway, ready to `start()` (in its own thread) and `stop()`."""
     # aiosmtpd logs every envelope address at INFO: patient addresses hold the INS (NIR).
@@ -172,8 +225,9 @@ def gateway_controller(
             "La passerelle SMTP exige un certificat TLS : définissez CARNET_SMTPD_TLS_CERT et "
             "CARNET_SMTPD_TLS_KEY."
         )
-    return Controller(
+    return SharedPortController(
         handler or Gateway(),
+        reuse_port=reuse_port,
         hostname=host or settings.SMTPD_HOST,
         port=port or settings.SMTPD_PORT,
         ident=BANNER,

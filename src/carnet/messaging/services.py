@@ -18,6 +18,7 @@ from django.db import transaction
 from carnet.audit.services import Entry as AuditEntry
 from carnet.audit.services import events_record
 from carnet.core import blobs, clock
+from carnet.core.models import Blob
 from carnet.enrollment.models import Space
 
 from .models import SUBJECT_MAX, Attachment, Conversation, Message
@@ -112,51 +113,74 @@ def _check_files(files) -> None:
         )
 
 
+@dataclass
+class Sealed:
+    """A message's body and files, encrypted under the space's key and durable on the store;
+    their rows are inserted by `_write`, in the transaction of the message."""
+
+    body: Blob
+    files: list[tuple[OutgoingFile, Blob]]
+
+
+def _seal(space, body: str, files=()) -> Sealed:
+    """Before the transaction: the files' writes and syncs stay out of it (SQLite holds its
+    one write lock from a transaction's first write to its commit). A transaction that then
+    fails leaves orphans, which the sweep removes (DESIGN invariant 5)."""
+    from carnet.enrollment.services import space_data_key
+
+    key = space_data_key(space)
+    return Sealed(
+        body=blobs.blob_seal(data_key=key, plaintext=body.encode()),
+        files=[(f, blobs.blob_seal(data_key=key, plaintext=f.data)) for f in files],
+    )
+
+
 def _write(
     conversation: Conversation,
     *,
+    sealed: Sealed,
     author_kind: str,
     author,
     author_name: str,
     channel: str,
-    body: str,
-    files=(),
     refused=(),
     no_reply: bool = False,
     message_id: str = "",
     in_reply_to: str = "",
 ) -> Message:
-    """The message row, its encrypted body and attachments (inside the caller's transaction:
-    the blobs are durable before the rows commit, DESIGN invariant 5)."""
-    from carnet.enrollment.services import space_data_key
-
+    """The message's rows, pointing to its sealed body and attachments (in the caller's
+    transaction: the files are durable before the rows commit, DESIGN invariant 5)."""
     now = clock.now()
-    key = space_data_key(conversation.space)
+    Blob.objects.bulk_create([sealed.body, *(blob for _, blob in sealed.files)])
     message = Message.objects.create(
         conversation=conversation,
         author_kind=author_kind,
         author=author,
         author_name=author_name,
         channel=channel,
-        body=blobs.blob_put(data_key=key, plaintext=body.encode()),
+        body=sealed.body,
         no_reply=no_reply,
         sent_at=now,
         message_id=message_id or f"<{conversation.public_id}.{now.timestamp():.6f}@carnet>",
         in_reply_to=in_reply_to,
     )
-    for f in files:
-        Attachment.objects.create(
-            message=message,
-            blob=blobs.blob_put(data_key=key, plaintext=f.data),
-            filename=f.filename[:255],
-            media_type=f.media_type,
-            extension=f.extension,
-            size=len(f.data),
-        )
-    for r in refused:
-        Attachment.objects.create(
-            message=message, filename=r.filename[:255], refused_reason=r.reason[:300]
-        )
+    Attachment.objects.bulk_create(
+        [
+            Attachment(
+                message=message,
+                blob=blob,
+                filename=f.filename[:255],
+                media_type=f.media_type,
+                extension=f.extension,
+                size=len(f.data),
+            )
+            for f, blob in sealed.files
+        ]
+        + [
+            Attachment(message=message, filename=r.filename[:255], refused_reason=r.reason[:300])
+            for r in refused
+        ]
+    )
     Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
     conversation.last_message_at = now
     return message
@@ -233,9 +257,10 @@ def conversation_start(
     """A professional writes to a patient: a new conversation."""
     subject, body = _clean_subject(subject), _clean_body(body)
     _check_files(files)
+    motif = _professional_allowed(user, professional, space, client=client)
+    sealed = _seal(space, body, files)
     now = clock.now()
     with transaction.atomic():
-        motif = _professional_allowed(user, professional, space, client=client)
         conversation = Conversation.objects.create(
             space=space,
             professional=professional,
@@ -245,12 +270,11 @@ def conversation_start(
         )
         message = _write(
             conversation,
+            sealed=sealed,
             author_kind=Message.AuthorKind.PROFESSIONAL,
             author=user,
             author_name=professional_name(professional),
             channel=channel,
-            body=body,
-            files=files,
             refused=refused,
             no_reply=no_reply,
             message_id=message_id,
@@ -291,16 +315,16 @@ def professional_reply(
     body = _clean_body(body)
     _check_files(files)
     space = conversation.space
+    motif = _professional_allowed(user, professional, space, client=client)
+    sealed = _seal(space, body, files)
     with transaction.atomic():
-        motif = _professional_allowed(user, professional, space, client=client)
         message = _write(
             conversation,
+            sealed=sealed,
             author_kind=Message.AuthorKind.PROFESSIONAL,
             author=user,
             author_name=professional_name(professional),
             channel=channel,
-            body=body,
-            files=files,
             refused=refused,
             no_reply=no_reply,
             message_id=message_id,
@@ -360,18 +384,18 @@ def person_reply(
     _replyable(conversation)
     body = _clean_body(body)
     _check_files(files)
+    sealed = _seal(space, body, files)
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         _replyable(locked)  # closed meanwhile?
         last = Message.objects.filter(conversation=conversation).order_by("-sent_at", "-id").first()
         message = _write(
             conversation,
+            sealed=sealed,
             author_kind=Message.AuthorKind.PERSON,
             author=user,
             author_name="",
             channel=Message.Channel.WEB,
-            body=body,
-            files=files,
             in_reply_to=last.message_id if last else "",
         )
         Conversation.objects.filter(pk=conversation.pk).update(read_until=message.sent_at)
@@ -411,6 +435,7 @@ def person_start(
         )
     subject, body = _clean_subject(subject), _clean_body(body)
     _check_files(files)
+    sealed = _seal(space, body, files)
     now = clock.now()
     with transaction.atomic():
         conversation = Conversation.objects.create(
@@ -423,12 +448,11 @@ def person_start(
         )
         message = _write(
             conversation,
+            sealed=sealed,
             author_kind=Message.AuthorKind.PERSON,
             author=user,
             author_name="",
             channel=Message.Channel.WEB,
-            body=body,
-            files=files,
         )
         conversation.thread_id = message.message_id
         conversation.save(update_fields=["thread_id"])
