@@ -4,6 +4,7 @@ the envelope's checks, a MIME mail becoming an encrypted message, and the refusa
 The gateway runs in its own thread (aiosmtpd Controller) with its own database connections:
 the tests use the live database (transactional)."""
 
+import base64
 import datetime
 import email
 import ipaddress
@@ -20,6 +21,9 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from hypothesis import given
+from hypothesis import settings as settings_hypothesis
+from hypothesis import strategies as st
 
 from carnet.consent.models import Block
 from carnet.core import clock
@@ -341,6 +345,27 @@ def test_closed_space_receives_nothing(gateway, alice, space, pro, secret):
     assert text == b"5.7.1 Cet espace sante est ferme : il ne recoit plus de messages."
 
 
+def test_a_space_closed_or_a_block_between_rcpt_and_data_refuses_the_mail(
+    gateway, alice, space, pro, secret
+):
+    """RCPT accepted; then, before DATA, the professional is blocked (or the space closed):
+    DATA refuses, nothing is written."""
+    with logged_in(gateway, pro, secret) as client:
+        assert client.mail(PRO_ADDRESS)[0] == 250
+        assert client.rcpt(patient_address(space))[0] == 250
+        block = Block.objects.create(space=space, professional=pro, blocked_at=clock.now())
+        code, text = client.data(mail(space).as_bytes())
+        assert code == 550 and b"Vous ne pouvez pas ecrire a ce patient" in text
+        block.delete()
+        client.rset()
+        assert client.mail(PRO_ADDRESS)[0] == 250
+        assert client.rcpt(patient_address(space))[0] == 250
+        enrollment.space_close(space=space, actor=alice.actor, confirmed=True)
+        code, text = client.data(mail(space).as_bytes())
+        assert code == 550 and b"Cet espace sante est ferme" in text
+    assert not Conversation.objects.filter(professional__isnull=False).exists()
+
+
 def test_blocked_professional_cannot_write(gateway, space, pro, secret):
     Block.objects.create(space=space, professional=pro, blocked_at=clock.now())
     code, text = _rcpt(gateway, pro, secret, patient_address(space))
@@ -473,3 +498,70 @@ def test_mail_parse_keeps_plain_text_over_html():
         policy=policy.default,
     )
     assert gs.mail_parse(message.as_bytes()).body == "Texte"
+
+
+# --- Parsing: headers kept raw, decoded where shown --------------------------------------------
+
+
+def test_mail_parse_decodes_encoded_subjects_and_file_names():
+    pdf = pdf_bytes()
+    raw = (
+        "Subject: =?utf-8?q?R=C3=A9sultats_de_l=27examen?=\r\n =?iso-8859-1?q?_=E9t=E9?=\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        "--b\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\n\r\nCompte rendu =E0 lire.\r\n"
+        "--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        "Content-Disposition: attachment; filename*=utf-8''compte%20rendu%20%C3%A9t%C3%A9.pdf\r\n"
+        "\r\n" + base64.encodebytes(pdf).decode().replace("\n", "\r\n") + "\r\n"
+        "--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        'Content-Disposition: attachment; filename="=?utf-8?q?ordonnance_=C3=A9t=C3=A9.pdf?="\r\n'
+        "\r\n" + base64.encodebytes(pdf).decode().replace("\n", "\r\n") + "\r\n--b--\r\n"
+    )
+    parsed = gs.mail_parse(raw.encode())
+    assert parsed.subject == "Résultats de l'examen été"
+    assert parsed.body == "Compte rendu à lire."
+    assert [f.filename for f in parsed.files] == ["compte rendu été.pdf", "ordonnance été.pdf"]
+    assert all(f.data == pdf for f in parsed.files)
+
+
+@pytest.mark.parametrize(
+    ("charset", "encoding", "expected"),
+    [
+        ("x-inconnu", "utf-8", "Résultat"),  # unknown: read as UTF-8
+        ("us-ascii", "latin-1", "Résultat"),  # 8-bit under ASCII: UTF-8, else Latin-1
+        ("utf-8", "latin-1", "R\ufffdsultat"),  # a wrong byte is replaced, never an error
+    ],
+)
+def test_mail_parse_reads_an_unknown_or_wrong_charset_without_failing(charset, encoding, expected):
+    raw = (
+        f"Subject: =?x-inconnu?q?R=E9sultat?=\r\nContent-Type: text/plain; charset={charset}\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+    ).encode() + "Résultat".encode(encoding)
+    parsed = gs.mail_parse(raw)
+    assert parsed.body == expected
+    assert parsed.subject == "=?x-inconnu?q?R=E9sultat?="  # undecodable: shown as sent
+
+
+@settings_hypothesis(max_examples=200, deadline=None)
+@given(
+    st.binary(max_size=2000)
+    | st.builds(
+        lambda subject, body, charset: (
+            (f"Subject: {subject}\r\nContent-Type: text/plain; charset={charset}\r\n\r\n").encode(
+                "utf-8", "surrogatepass"
+            )
+            + body
+        ),
+        st.text(max_size=80).map(lambda t: t.replace("\r", " ").replace("\n", " ")),
+        st.binary(max_size=500),
+        st.sampled_from(["utf-8", "latin-1", "us-ascii", "x-inconnu", '"', "utf-8'"]),
+    )
+)
+def test_mail_parse_never_fails_on_any_bytes(raw):
+    """Whatever the bytes: a message (subject and text within bounds) or a clear refusal."""
+    try:
+        parsed = gs.mail_parse(raw)
+    except gs.DeliveryRefused:
+        return
+    assert 0 < len(parsed.subject) <= 200
+    assert parsed.body

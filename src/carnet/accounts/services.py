@@ -348,8 +348,9 @@ def notify_preferred(
     the channels the person chose in their preferences (email by default), each only once
     verified. All channels turned off: nothing is sent. A chosen channel that is not verified
     falls back to the other verified one, as `notify`: the person asked to be told."""
-    preferences = NotificationPreference.objects.filter(user=user).first()
-    if preferences is None:
+    try:
+        preferences = user.preferences  # no query when loaded with the user (select_related)
+    except NotificationPreference.DoesNotExist:
         preferences = NotificationPreference(user=user)  # the defaults
     by_email = getattr(preferences, f"{topic}_email")
     by_sms = getattr(preferences, f"{topic}_sms")

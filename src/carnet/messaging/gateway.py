@@ -142,7 +142,7 @@ class Gateway:
             most = settings.SMTPD_MAX_RECIPIENTS
             return smtp_reply("452", "4.5.3", f"Au plus {most} destinataires.")
         try:
-            await self._db(gs.recipient_check, professional, address)
+            space = await self._db(gs.recipient_check, professional, address)
         except gs.DeliveryRefused as exc:
             return smtp_reply("550", exc.status, str(exc))
         except Exception:
@@ -150,6 +150,9 @@ class Gateway:
             return smtp_reply("451", "4.3.0", "Erreur temporaire : reessayez plus tard.")
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
+        if not hasattr(envelope, "carnet_spaces"):
+            envelope.carnet_spaces = {}
+        envelope.carnet_spaces[address] = space  # DATA reads only its state again
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
@@ -161,6 +164,7 @@ class Gateway:
                 recipients=list(envelope.rcpt_tos),
                 content=envelope.original_content,
                 client=f"smtp:{session.peer[0]}",
+                spaces=getattr(envelope, "carnet_spaces", {}),
             )
         except gs.DeliveryRefused as exc:
             return smtp_reply("550", exc.status, str(exc))

@@ -17,6 +17,8 @@ import logging
 import re
 from dataclasses import dataclass, field
 from email import policy
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
 from email.message import EmailMessage as MimeMessage
 from email.parser import BytesParser
 from email.utils import make_msgid
@@ -38,6 +40,7 @@ from .services import (
     Refused,
     RefusedFile,
     conversation_start,
+    message_seal,
     patient_address,
     professional_reply,
 )
@@ -56,6 +59,12 @@ HTML_TAGS = {"a", "p", "br", "div", "li", "ul", "ol", "tr", "td", "th", "table",
 HTML_TAGS |= {"h1", "h2", "h3", "h4", "h5", "h6", "pre", "span", "b", "i", "strong", "em"}
 BLOCK_TAGS = {"p", "div", "li", "tr", "table", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"}
 BLOCK_TAGS |= {"pre", "ul", "ol"}
+
+
+# The mail's structure with the modern API (get_body, iter_attachments), its headers kept raw
+# (compat32): the default policy parses every header into objects, again at each access — a
+# third of the parse for a mail with one attachment. Only the subject needs decoding.
+PARSING = policy.compat32.clone(message_factory=MimeMessage)
 
 
 class DeliveryRefused(MessagingError):
@@ -128,7 +137,23 @@ def recipient_space(address: str):
         return None
     if not re.fullmatch(r"[0-9]{5}[0-9AB]{2}[0-9]{8}", local.upper()):
         return None
-    return Space.objects.select_related("person").filter(person__nir=local.upper()).first()
+    return (
+        Space.objects.select_related("person", "data_key").filter(person__nir=local.upper()).first()
+    )
+
+
+def _active_recipient(address: str, space=None):
+    """The active space behind the address (`space`: as RCPT found it, its state read again),
+    or DeliveryRefused."""
+    if space is None:
+        space = recipient_space(address)
+    else:
+        space.state = Space.objects.filter(pk=space.pk).values_list("state", flat=True).first()
+    if space is not None and space.state == Space.State.CLOSED:
+        raise DeliveryRefused("Cet espace santé est fermé : il ne reçoit plus de messages.")
+    if space is None or space.state != Space.State.ACTIVE:
+        raise DeliveryRefused("Destinataire inconnu.", status="5.1.1")
+    return space
 
 
 def recipient_check(professional, address: str):
@@ -137,11 +162,7 @@ def recipient_check(professional, address: str):
     from carnet.consent.models import Action
     from carnet.consent.rules import decide, professional_facts
 
-    space = recipient_space(address)
-    if space is not None and space.state == Space.State.CLOSED:
-        raise DeliveryRefused("Cet espace santé est fermé : il ne reçoit plus de messages.")
-    if space is None or space.state != Space.State.ACTIVE:
-        raise DeliveryRefused("Destinataire inconnu.", status="5.1.1")
+    space = _active_recipient(address)
     decision = decide(
         professional.user,
         space,
@@ -226,7 +247,9 @@ def _body_of(mail: MimeMessage) -> str:
     part = mail.get_body(preferencelist=("plain", "html"))
     if part is None:
         return ""
-    payload = part.get_payload(decode=True) or b""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
     declared = (part.get_content_charset() or "us-ascii").lower()
     if declared in ("us-ascii", "ascii"):
         # No charset, or ASCII declared with 8-bit bytes (swaks and many scripts send UTF-8
@@ -237,11 +260,9 @@ def _body_of(mail: MimeMessage) -> str:
             content = payload.decode("latin-1")
     else:
         try:
-            content = part.get_content()
-        except (LookupError, ValueError):  # unknown charset, broken encoding
+            content = payload.decode(declared, "replace")
+        except LookupError:  # unknown charset
             content = payload.decode("utf-8", "replace")
-    if not isinstance(content, str):
-        return ""
     if part.get_content_subtype() == "html":
         return html_to_text(content)
     return content
@@ -255,7 +276,7 @@ def _attachments(mail: MimeMessage) -> tuple[list[OutgoingFile], list[RefusedFil
     limits = settings.CARNET
     files, refused, total = [], [], 0
     for part in mail.iter_attachments():
-        name = safe_file_name(part.get_filename() or "piece-jointe")
+        name = safe_file_name(_decoded(part.get_filename()) or "piece-jointe")
         data = part.get_payload(decode=True)
         if not isinstance(data, bytes):  # a message/rfc822 or a multipart attached
             refused.append(RefusedFile(name, "ce type de pièce jointe n'est pas accepté."))
@@ -280,9 +301,17 @@ def _attachments(mail: MimeMessage) -> tuple[list[OutgoingFile], list[RefusedFil
     return files, refused
 
 
+def _decoded(value) -> str:
+    """A header's text, its RFC 2047 encoded words decoded (an undecodable one left as is)."""
+    try:
+        return str(make_header(decode_header(str(value or ""))))
+    except (HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
+        return str(value or "")
+
+
 def mail_parse(content: bytes) -> Parsed:
-    mail = BytesParser(policy=policy.default).parsebytes(content)
-    subject = " ".join(str(mail.get("Subject", "") or "").split())[:SUBJECT_MAX] or NO_SUBJECT
+    mail = BytesParser(policy=PARSING).parsebytes(content)
+    subject = " ".join(_decoded(mail.get("Subject")).split())[:SUBJECT_MAX] or NO_SUBJECT
     body = _body_of(mail).replace("\r\n", "\n").strip() or NO_TEXT
     if len(body) > BODY_MAX:
         raise DeliveryRefused(f"Le texte du message dépasse {BODY_MAX} caractères.", status="5.3.4")
@@ -317,16 +346,35 @@ def _thread_of(space, professional, references: list[str]):
     return None
 
 
-def mail_deliver(*, professional, recipients: list[str], content: bytes, client: str = ""):
+def mail_deliver(
+    *,
+    professional,
+    recipients: list[str],
+    content: bytes,
+    client: str = "",
+    spaces: dict | None = None,
+):
     """The mail, for each accepted recipient, as a message in one transaction: committed when
-    this returns (the gateway answers 250 only then), or nothing written at all."""
+    this returns (the gateway answers 250 only then), or nothing written at all.
+
+    Each recipient's space (`spaces`: as RCPT found them, by address) is read again (closed
+    since RCPT?), its thread found and the body and attachments sealed under its key before the
+    transaction, which then only decides (consent, audited by the services) and inserts."""
     parsed = mail_parse(content)
     user = professional.user
+    deliveries = []
+    for address in recipients:
+        space = _active_recipient(address, (spaces or {}).get(address))
+        deliveries.append(
+            (
+                space,
+                _thread_of(space, professional, parsed.references),
+                message_seal(space, parsed.body, parsed.files),
+            )
+        )
     written = []
     with transaction.atomic():
-        for address in recipients:
-            space = recipient_check(professional, address)
-            conversation = _thread_of(space, professional, parsed.references)
+        for space, conversation, sealed in deliveries:
             common = {
                 "user": user,
                 "professional": professional,
@@ -336,6 +384,7 @@ def mail_deliver(*, professional, recipients: list[str], content: bytes, client:
                 "channel": Message.Channel.SMTP,
                 "message_id": parsed.message_id,
                 "client": client,
+                "sealed": sealed,
             }
             try:
                 if conversation is None:
@@ -386,7 +435,8 @@ def reply_mail(message: Message) -> EmailMessage:
     subject = conversation.subject
     if not subject.lower().startswith("re:"):
         subject = f"Re: {subject}"
-    headers = {"Message-ID": message.message_id or make_msgid(domain="carnet")}
+    domain = settings.CARNET_PATIENT_MAIL_DOMAIN
+    headers = {"Message-ID": message.message_id or make_msgid(domain=domain)}
     if message.in_reply_to:
         headers["In-Reply-To"] = message.in_reply_to
     references = _references(message)

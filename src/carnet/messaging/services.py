@@ -10,6 +10,7 @@ The rules (issue "Secure health messaging"):
 Bodies and attachments are encrypted under the space's data key (`core.blobs`).
 """
 
+import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -122,10 +123,10 @@ class Sealed:
     files: list[tuple[OutgoingFile, Blob]]
 
 
-def _seal(space, body: str, files=()) -> Sealed:
+def message_seal(space, body: str, files=()) -> Sealed:
     """Before the transaction: the files' writes and syncs stay out of it (SQLite holds its
-    one write lock from a transaction's first write to its commit). A transaction that then
-    fails leaves orphans, which the sweep removes (DESIGN invariant 5)."""
+    one write lock for the whole transaction). A transaction that then fails leaves orphans,
+    which the sweep removes (DESIGN invariant 5). `body` as the services clean it."""
     from carnet.enrollment.services import space_data_key
 
     key = space_data_key(space)
@@ -133,6 +134,31 @@ def _seal(space, body: str, files=()) -> Sealed:
         body=blobs.blob_seal(data_key=key, plaintext=body.encode()),
         files=[(f, blobs.blob_seal(data_key=key, plaintext=f.data)) for f in files],
     )
+
+
+def _message_id(now) -> str:
+    """Our Message-ID of a message written here (a professional's mail keeps its own): random,
+    and short enough that the header fits on one line (78 characters)."""
+    domain = settings.CARNET_PATIENT_MAIL_DOMAIN
+    return f"<{secrets.token_urlsafe(12)}.{int(now.timestamp())}@{domain}>"
+
+
+def _new_conversation(
+    *, space, professional, subject: str, message_id: str, read_by_person: bool = False
+):
+    """The conversation row, its thread id (its first message's id) set at once."""
+    now = clock.now()
+    message_id = message_id or _message_id(now)
+    conversation = Conversation.objects.create(
+        space=space,
+        professional=professional,
+        subject=subject,
+        created_at=now,
+        last_message_at=now,
+        thread_id=message_id,
+        read_until=now if read_by_person else None,
+    )
+    return conversation, message_id, now
 
 
 def _write(
@@ -147,10 +173,12 @@ def _write(
     no_reply: bool = False,
     message_id: str = "",
     in_reply_to: str = "",
+    now=None,
 ) -> Message:
     """The message's rows, pointing to its sealed body and attachments (in the caller's
-    transaction: the files are durable before the rows commit, DESIGN invariant 5)."""
-    now = clock.now()
+    transaction: the files are durable before the rows commit, DESIGN invariant 5). `now`: the
+    time of a conversation just created with it."""
+    now = now or clock.now()
     Blob.objects.bulk_create([sealed.body, *(blob for _, blob in sealed.files)])
     message = Message.objects.create(
         conversation=conversation,
@@ -161,7 +189,7 @@ def _write(
         body=sealed.body,
         no_reply=no_reply,
         sent_at=now,
-        message_id=message_id or f"<{conversation.public_id}.{now.timestamp():.6f}@carnet>",
+        message_id=message_id or _message_id(now),
         in_reply_to=in_reply_to,
     )
     Attachment.objects.bulk_create(
@@ -181,15 +209,20 @@ def _write(
             for r in refused
         ]
     )
-    Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
-    conversation.last_message_at = now
+    if conversation.last_message_at != now:
+        Conversation.objects.filter(pk=conversation.pk).update(last_message_at=now)
+        conversation.last_message_at = now
     return message
 
 
 def _owner(space):
     from carnet.accounts.models import User
 
-    return User.objects.filter(person_id=space.person_id, is_active=True).first()
+    return (
+        User.objects.select_related("preferences")
+        .filter(person_id=space.person_id, is_active=True)
+        .first()
+    )
 
 
 def _notify_person(space) -> None:
@@ -253,23 +286,21 @@ def conversation_start(
     channel: str = Message.Channel.PORTAL,
     message_id: str = "",
     client: str = "",
+    sealed: Sealed | None = None,
 ) -> Conversation:
-    """A professional writes to a patient: a new conversation."""
+    """A professional writes to a patient: a new conversation. `sealed`: the body and files
+    already sealed (`message_seal`) by a caller whose transaction is already open."""
     subject, body = _clean_subject(subject), _clean_body(body)
     _check_files(files)
     motif = _professional_allowed(user, professional, space, client=client)
-    sealed = _seal(space, body, files)
-    now = clock.now()
+    sealed = sealed or message_seal(space, body, files)
     with transaction.atomic():
-        conversation = Conversation.objects.create(
-            space=space,
-            professional=professional,
-            subject=subject,
-            created_at=now,
-            last_message_at=now,
+        conversation, message_id, now = _new_conversation(
+            space=space, professional=professional, subject=subject, message_id=message_id
         )
-        message = _write(
+        _write(
             conversation,
+            now=now,
             sealed=sealed,
             author_kind=Message.AuthorKind.PROFESSIONAL,
             author=user,
@@ -279,8 +310,6 @@ def conversation_start(
             no_reply=no_reply,
             message_id=message_id,
         )
-        conversation.thread_id = message.message_id
-        conversation.save(update_fields=["thread_id"])
         _audit(
             user.actor,
             space,
@@ -307,16 +336,17 @@ def professional_reply(
     message_id: str = "",
     in_reply_to: str = "",
     client: str = "",
+    sealed: Sealed | None = None,
 ) -> Message:
     """A professional writes again in their conversation (closed ones included: a professional
-    may still inform; the person cannot answer a closed one)."""
+    may still inform; the person cannot answer a closed one). `sealed`: as conversation_start."""
     if conversation.professional_id != professional.pk:
         raise Refused("pas_sa_conversation")
     body = _clean_body(body)
     _check_files(files)
     space = conversation.space
     motif = _professional_allowed(user, professional, space, client=client)
-    sealed = _seal(space, body, files)
+    sealed = sealed or message_seal(space, body, files)
     with transaction.atomic():
         message = _write(
             conversation,
@@ -384,7 +414,7 @@ def person_reply(
     _replyable(conversation)
     body = _clean_body(body)
     _check_files(files)
-    sealed = _seal(space, body, files)
+    sealed = message_seal(space, body, files)
     with transaction.atomic():
         locked = Conversation.objects.select_for_update().get(pk=conversation.pk)
         _replyable(locked)  # closed meanwhile?
@@ -435,27 +465,25 @@ def person_start(
         )
     subject, body = _clean_subject(subject), _clean_body(body)
     _check_files(files)
-    sealed = _seal(space, body, files)
-    now = clock.now()
+    sealed = message_seal(space, body, files)
     with transaction.atomic():
-        conversation = Conversation.objects.create(
+        conversation, message_id, now = _new_conversation(
             space=space,
             professional=professional,
             subject=subject,
-            created_at=now,
-            last_message_at=now,
-            read_until=now,
+            message_id="",
+            read_by_person=True,
         )
-        message = _write(
+        _write(
             conversation,
+            now=now,
             sealed=sealed,
             author_kind=Message.AuthorKind.PERSON,
             author=user,
             author_name="",
             channel=Message.Channel.WEB,
+            message_id=message_id,
         )
-        conversation.thread_id = message.message_id
-        conversation.save(update_fields=["thread_id"])
         _audit(user.actor, space, "message_envoye", conversation, client=client)
     return conversation
 
@@ -525,7 +553,7 @@ def welcome_send(space_ids) -> int:
                 subject=WELCOME_SUBJECT,
                 created_at=now,
                 last_message_at=now,
-                thread_id=f"<bienvenue.{pk}@carnet>",
+                thread_id=f"<bienvenue.{pk}@{settings.CARNET_PATIENT_MAIL_DOMAIN}>",
             )
             for pk in todo
             if pk not in done
