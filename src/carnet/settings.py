@@ -368,6 +368,8 @@ CARNET = {
     # Secure messaging
     "MESSAGE_MAX_FILES": 10,  # attachments of one message
     "MESSAGE_MAX_BYTES": MESSAGE_BODY_MAX_BYTES,  # all attachments of one message (5 MB each)
+    # A conversation the person deleted: hidden at once, erased for good after this.
+    "MESSAGE_RETENTION": timedelta(days=30),
     "WORKER_TICK_INTERVAL_SECONDS": 60,
 }
 

@@ -9,6 +9,7 @@ from carnet.core.blobs import orphans_sweep
 from carnet.documents.services import documents_purge_due, documents_withheld_sweep
 from carnet.enrollment.services import spaces_auto_create, spaces_purge_due
 from carnet.messaging.gateway_services import replies_relay
+from carnet.messaging.services import conversations_purge_due
 from carnet.notifications.services import outbox_deliver
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ SWEEPS = [
     ("purge", spaces_purge_due),
     ("documents_supprimes", documents_purge_due),
     ("documents_retenus", documents_withheld_sweep),
+    ("messages_supprimes", conversations_purge_due),
     ("fichiers_orphelins", orphans_sweep),
     # Before the delivery: a reminder claimed in this tick leaves in this tick.
     ("rappels_agenda", reminders_send_due),

@@ -131,6 +131,7 @@ ACTIONS = {
     "conversation_archivee": "Conversation archivée",
     "conversation_desarchivee": "Conversation sortie des archives",
     "conversation_supprimee": "Suppression d'une conversation",
+    "conversation_purge": "Effacement définitif d'une conversation supprimée",
     "piece_jointe_consultation": "Consultation d'une pièce jointe",
     "piece_jointe_telechargement": "Téléchargement d'une pièce jointe",
     "piece_jointe_enregistree": "Pièce jointe enregistrée dans les documents",

@@ -69,6 +69,8 @@ KINDS = {
             "document_suppression",
             "document_restauration",
             "document_purge",
+            "conversation_supprimee",
+            "conversation_purge",
             "documents_parametres",
             "mot_de_passe_modifie",
             "mot_de_passe_reinitialise",

@@ -591,17 +591,62 @@ def message_text(message: Message) -> str:
     return blobs.blob_read(message.body).decode()
 
 
-def space_messages_erase(*, space, **_) -> int:
-    """The space's purge: every conversation and message goes (their blobs with the space)."""
+def _conversations_erase(conversations) -> tuple[int, list[str]]:
+    """The rows of these conversations (messages, attachments, draft) go; returns how many,
+    and the keys of their blobs, for the caller to delete or leave to the space's purge."""
     from .models import Draft
 
-    conversations = Conversation.objects.filter(space=space)
     messages = Message.objects.filter(conversation__in=conversations)
-    erased = Attachment.objects.filter(message__in=messages).delete()[0]
-    erased += Draft.objects.filter(conversation__in=conversations).delete()[0]
+    drafts = Draft.objects.filter(conversation__in=conversations)
+    attachments = Attachment.objects.filter(message__in=messages)
+    keys = [
+        *attachments.exclude(blob=None).values_list("blob_id", flat=True),
+        *messages.exclude(body=None).values_list("body_id", flat=True),
+        *drafts.values_list("body_id", flat=True),
+    ]
+    erased = attachments.delete()[0]
+    erased += drafts.delete()[0]
     erased += messages.delete()[0]
     erased += conversations.delete()[0]
-    return erased
+    return erased, keys
+
+
+def space_messages_erase(*, space, **_) -> int:
+    """The space's purge: every conversation and message goes (their blobs with the space)."""
+    return _conversations_erase(Conversation.objects.filter(space=space))[0]
+
+
+def conversations_purge_due(*, batch_size: int = 200) -> int:
+    """`carnet tick`: conversations the person deleted more than MESSAGE_RETENTION ago go for
+    good — messages, attachments, draft and their files (audited, by the service)."""
+    cutoff = clock.now() - settings.CARNET["MESSAGE_RETENTION"]
+    purged = 0
+    while True:
+        with transaction.atomic():
+            due = list(
+                # of=self: lock the conversations only, never their spaces' rows.
+                Conversation.objects.select_for_update(skip_locked=True, of=("self",))
+                .filter(deleted_at__lte=cutoff)
+                .select_related("space")
+                .order_by("deleted_at", "id")[:batch_size]
+            )
+            if not due:
+                return purged
+            events_record(
+                [
+                    AuditEntry(
+                        actor="systeme:tick",
+                        action="conversation_purge",
+                        space_id=c.space.public_id,
+                        object_type="conversation",
+                        object_id=str(c.public_id),
+                    )
+                    for c in due
+                ]
+            )
+            _, keys = _conversations_erase(Conversation.objects.filter(pk__in=[c.pk for c in due]))
+            blobs.blobs_delete(keys)  # files removed once this commits
+            purged += len(due)
 
 
 # --- The person's inbox: replies' helpers, drafts, attachments ------------------------------

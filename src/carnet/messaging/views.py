@@ -13,7 +13,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from carnet.core.http import client_address
 from carnet.documents.files import title_from_name
 from carnet.documents.responses import file_response
-from carnet.documents.selectors import retention_days
 
 from . import selectors, services
 from .forms import MessageForm, NewConversationForm, SaveToDocumentsForm
@@ -181,7 +180,7 @@ def delete(request, public_id):
     return render(
         request,
         "messaging/delete.html",
-        {"conversation": conv, "retention_days": retention_days()},
+        {"conversation": conv, "retention_days": settings.CARNET["MESSAGE_RETENTION"].days},
     )
 
 
