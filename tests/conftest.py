@@ -66,10 +66,15 @@ def issue_code(db):
 
 
 class _Collector:
+    """Keeps what it receives; `refuse_with` ("550 …", "451 …") answers DATA so instead."""
+
     def __init__(self):
         self.messages = []
+        self.refuse_with = None
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+        if self.refuse_with:
+            return self.refuse_with
         self.messages.append(
             {
                 "from": envelope.mail_from,

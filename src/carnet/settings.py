@@ -370,6 +370,11 @@ CARNET = {
     "MESSAGE_MAX_BYTES": MESSAGE_BODY_MAX_BYTES,  # all attachments of one message (5 MB each)
     # A conversation the person deleted: hidden at once, erased for good after this.
     "MESSAGE_RETENTION": timedelta(days=30),
+    # A patient's reply the professional's mail server did not take: tried again after 5 min,
+    # then twice as long each time (6 h at most), given up after 8 attempts or a refusal (5xx).
+    "MESSAGE_RELAY_MAX_ATTEMPTS": 8,
+    "MESSAGE_RELAY_RETRY_DELAY": timedelta(minutes=5),
+    "MESSAGE_RELAY_RETRY_MAX": timedelta(hours=6),
     "WORKER_TICK_INTERVAL_SECONDS": 60,
 }
 

@@ -127,6 +127,7 @@ ACTIONS = {
     "acces_rendez_vous_ajout": "Ajout d'un rendez-vous par un professionnel",
     "message_recu": "Message reçu d'un professionnel de santé",
     "message_envoye": "Message envoyé à un professionnel de santé",
+    "message_non_remis": "Message non remis au professionnel de santé",
     "conversation_close": "Échange clos par le professionnel de santé",
     "conversation_archivee": "Conversation archivée",
     "conversation_desarchivee": "Conversation sortie des archives",

@@ -15,6 +15,7 @@
 
 import logging
 import re
+import smtplib
 from dataclasses import dataclass, field
 from email import policy
 from email.errors import HeaderParseError
@@ -28,6 +29,7 @@ import nh3
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import Q
 
 from carnet.core import blobs, clock, crypto
 from carnet.enrollment.models import Space
@@ -461,17 +463,23 @@ def replies_relay(*, batch_size: int = 100) -> int:
     """Send the patients' replies not yet relayed to the professional's messaging address.
 
     Each one is claimed (relayed_at set) and sent in the same transaction: a failed send rolls
-    the claim back and the next tick tries again; a concurrent sweep waits on the claimed row
-    and then skips it. Needs EMAIL_URL (nothing is relayed to the console or the outbox)."""
+    the claim back, and the reply waits MESSAGE_RELAY_RETRY_DELAY, doubled at each failure,
+    before the next try; a refusal by the server (5xx) or MESSAGE_RELAY_MAX_ATTEMPTS failures
+    end the tries, and the person is told that it was not delivered (never what). A concurrent
+    sweep waits on the claimed row and then skips it. Needs EMAIL_URL (nothing is relayed to
+    the console or the outbox)."""
     if not settings.EMAIL_URL:
         return 0
+    now = clock.now()
     due = list(
         Message.objects.filter(
             author_kind=Message.AuthorKind.PERSON,
             relayed_at__isnull=True,
+            relay_failed_at__isnull=True,
             conversation__professional__isnull=False,
             conversation__space__state=Space.State.ACTIVE,
         )
+        .filter(Q(relay_next_at__isnull=True) | Q(relay_next_at__lte=now))
         .exclude(conversation__professional__messaging_address="")
         .order_by("sent_at", "id")
         .values_list("pk", flat=True)[:batch_size]
@@ -489,8 +497,41 @@ def replies_relay(*, batch_size: int = 100) -> int:
                     "conversation__space__person", "conversation__professional", "body__data_key"
                 ).get(pk=pk)
                 reply_mail(message).send()
-        except Exception as exc:  # transport or store failure: retried at the next tick
+        except Exception as exc:  # transport or store failure: the claim is rolled back
             log.warning("reply %s not relayed: %s", pk, exc.__class__.__name__)
+            _relay_failed(pk, permanent=_refused_for_good(exc))
             continue
         sent += 1
     return sent
+
+
+def _refused_for_good(exc: Exception) -> bool:
+    """The server refused the mail (5xx), as opposed to a failure worth trying again."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+
+
+def _relay_failed(pk: int, *, permanent: bool) -> None:
+    from .services import relay_undelivered_notify
+
+    limits = settings.CARNET
+    now = clock.now()
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .select_related("conversation__space")
+            .filter(pk=pk, relayed_at__isnull=True, relay_failed_at__isnull=True)
+            .first()
+        )
+        if message is None:
+            return
+        message.relay_attempts += 1
+        if permanent or message.relay_attempts >= limits["MESSAGE_RELAY_MAX_ATTEMPTS"]:
+            message.relay_failed_at = now
+            message.relay_next_at = None
+            relay_undelivered_notify(message)
+        else:
+            delay = limits["MESSAGE_RELAY_RETRY_DELAY"] * 2 ** (message.relay_attempts - 1)
+            message.relay_next_at = now + min(delay, limits["MESSAGE_RELAY_RETRY_MAX"])
+        message.save(update_fields=["relay_attempts", "relay_failed_at", "relay_next_at"])

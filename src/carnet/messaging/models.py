@@ -80,8 +80,12 @@ class Message(models.Model):
     # Mail threading: this message's Message-ID, and what it answered.
     message_id = models.CharField(max_length=255, blank=True, db_index=True)
     in_reply_to = models.CharField(max_length=255, blank=True)
-    # A patient's reply relayed by SMTP to the professional: when the relay was queued.
+    # A patient's reply relayed by SMTP to the professional: when it was sent; the failed
+    # attempts, when to try again, and when the relay gave up (refused, or too many attempts).
     relayed_at = models.DateTimeField(null=True, blank=True)
+    relay_attempts = models.PositiveSmallIntegerField(default=0)
+    relay_next_at = models.DateTimeField(null=True, blank=True)
+    relay_failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["sent_at", "id"]

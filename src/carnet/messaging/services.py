@@ -242,6 +242,27 @@ def _notify_person(space) -> None:
         )
 
 
+def relay_undelivered_notify(message: Message) -> None:
+    """The person's reply could not be delivered to the professional: they are told (by email,
+    else SMS), never to whom or what; the thread shows it too. Audited."""
+    from carnet.accounts.services import notify
+
+    space = message.conversation.space
+    _audit("systeme:relais", space, "message_non_remis", message.conversation)
+    owner = _owner(space)
+    if owner is not None:
+        notify(
+            owner,
+            "message_non_remis",
+            kind="message_non_remis",
+            url=settings.SERVICE_URL,
+            sms_text=(
+                "Carnet : un message que vous avez envoyé n'a pas pu être remis. "
+                "Connectez-vous à votre messagerie de santé."
+            ),
+        )
+
+
 def professional_name(professional) -> str:
     return f"{professional.first_name} {professional.last_name}".strip()
 
