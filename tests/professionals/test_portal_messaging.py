@@ -222,6 +222,56 @@ def test_the_professional_reads_the_thread_and_replies(client, alice, space, doc
     assert Event.objects.filter(action="conversation_lue_professionnel").count() == 1
 
 
+def _reply_with_file(alice, conversation, data):
+    return services.person_reply(
+        user=alice,
+        conversation=conversation,
+        body="Voici mon bilan.",
+        files=[services.OutgoingFile("mon bilan.pdf", data, "application/pdf", "pdf")],
+    )
+
+
+def test_the_professional_downloads_the_patients_attachment(client, alice, space, doctor):
+    authorise(space, doctor)
+    conversation = start(doctor, space)
+    data = _pdf()
+    reply = _reply_with_file(alice, conversation, data)
+    [attachment] = Attachment.objects.filter(message=reply)
+    link = thread_url(conversation, f"pieces-jointes/{attachment.public_id}/")
+
+    page = pro(client, doctor).get(thread_url(conversation)).content.decode()
+    assert f'href="{link}"' in page
+    response = client.get(link)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == data
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert response["Content-Security-Policy"] == "sandbox"
+    # In the patient's trail, by this professional.
+    [event] = Event.objects.filter(action="piece_jointe_telechargement")
+    assert (event.actor, event.object_id) == (doctor.user.actor, str(attachment.public_id))
+
+
+def test_an_attachment_outside_the_professionals_thread_is_a_404(client, alice, space, doctor):
+    authorise(space, doctor)
+    other = make_professional("medecin", first_name="Paul")
+    authorise(space, other)
+    mine_thread, theirs = start(doctor, space), start(other, space)
+    [attachment] = Attachment.objects.filter(message=_reply_with_file(alice, theirs, _pdf()))
+    pro(client, doctor)
+    for link in (
+        thread_url(mine_thread, f"pieces-jointes/{attachment.public_id}/"),  # not of this thread
+        thread_url(theirs, f"pieces-jointes/{attachment.public_id}/"),  # not this pro's thread
+        thread_url(mine_thread, f"pieces-jointes/{MISSING}/"),
+    ):
+        assert client.get(link).status_code == 404
+    block(space, doctor)  # blocked: even their own thread's files
+    [own] = Attachment.objects.filter(message=_reply_with_file(alice, mine_thread, _pdf()))
+    assert (
+        client.get(thread_url(mine_thread, f"pieces-jointes/{own.public_id}/")).status_code == 404
+    )
+    assert not Event.objects.filter(action="piece_jointe_telechargement").exists()
+
+
 def test_a_refused_thread_is_a_404_and_is_not_in_the_trail(client, alice, space, doctor):
     authorise(space, doctor)
     conversation = start(doctor, space)

@@ -43,6 +43,8 @@ KINDS = {
             "acces_entourage_lecture",
             "acces_synthese_lecture",
             "conversation_lue_professionnel",
+            "piece_jointe_consultation",
+            "piece_jointe_telechargement",
             "acces_urgence",
             "acces_urgence_ouvert",
             "historique_exporte",

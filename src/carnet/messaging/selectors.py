@@ -127,3 +127,16 @@ def limits() -> dict:
         "max_bytes": settings.CARNET["MESSAGE_MAX_BYTES"],
         "file_max_bytes": settings.CARNET["DOCUMENT_MAX_BYTES"],
     }
+
+
+def attachment_as_file(attachment):
+    """What `documents.responses.file_response` needs: a name without its extension, the
+    extension, the type."""
+    from types import SimpleNamespace
+
+    name = attachment.filename
+    suffix = f".{attachment.extension}"
+    title = name[: -len(suffix)] if name.lower().endswith(suffix.lower()) else name
+    return SimpleNamespace(
+        title=title, extension=attachment.extension, media_type=attachment.media_type
+    )

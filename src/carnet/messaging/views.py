@@ -1,7 +1,5 @@
 """Pages of "Messagerie": the inbox, a conversation, the reply, the attachments."""
 
-from types import SimpleNamespace
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import SuspiciousOperation
@@ -184,16 +182,6 @@ def delete(request, public_id):
     )
 
 
-def _as_file(attachment):
-    """What `file_response` needs: a name without its extension, the extension, the type."""
-    name = attachment.filename
-    suffix = f".{attachment.extension}"
-    title = name[: -len(suffix)] if name.lower().endswith(suffix.lower()) else name
-    return SimpleNamespace(
-        title=title, extension=attachment.extension, media_type=attachment.media_type
-    )
-
-
 @never_cache
 @require_http_methods(["GET"])
 def attachment(request, public_id):
@@ -204,7 +192,7 @@ def attachment(request, public_id):
     data = services.attachment_content(
         user=request.user, attachment=found, download=download, client=client_address(request)
     )
-    return file_response(_as_file(found), data, download=download)
+    return file_response(selectors.attachment_as_file(found), data, download=download)
 
 
 @never_cache

@@ -15,11 +15,13 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from carnet.consent import rules
 from carnet.consent.models import Action
 from carnet.core.http import client_address
+from carnet.documents.responses import file_response
+from carnet.messaging import selectors as messaging_selectors
 from carnet.messaging import services as messaging
 from carnet.messaging.models import Attachment, Conversation, Message
 
@@ -155,6 +157,27 @@ def conversation(request, space_id, conversation_id):
         _context(space, decision, facts, form=form, conversation=conversation, entries=entries),
         status=400 if form.is_bound else 200,
     )
+
+
+@never_cache
+@require_safe
+def attachment(request, space_id, conversation_id, attachment_id):
+    """A file of the thread, downloaded (the patient's, or one this professional sent): in the
+    patient's trail, by this professional."""
+    professional, space, _, _ = _writable(request, space_id)
+    conversation = _mine(space, professional, conversation_id)
+    found = (
+        Attachment.objects.select_related("message__conversation", "blob__data_key")
+        .filter(public_id=attachment_id, message__conversation=conversation, blob__isnull=False)
+        .first()
+    )
+    if found is None:
+        raise Http404
+    found.message.conversation = conversation  # its space already read
+    data = messaging.attachment_content(
+        user=request.user, attachment=found, download=True, client=client_address(request)
+    )
+    return file_response(messaging_selectors.attachment_as_file(found), data, download=True)
 
 
 @never_cache

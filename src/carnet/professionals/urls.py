@@ -47,6 +47,12 @@ urlpatterns = [
         name="conversation",
     ),
     path(
+        "patients/<uuid:space_id>/messages/<uuid:conversation_id>/pieces-jointes/"
+        "<uuid:attachment_id>/",
+        portal_messaging.attachment,
+        name="conversation_attachment",
+    ),
+    path(
         "patients/<uuid:space_id>/messages/<uuid:conversation_id>/clore/",
         portal_messaging.conversation_close,
         name="conversation_close",
