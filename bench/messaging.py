@@ -453,7 +453,7 @@ def profile_deliver(pro, per_client: list[list[tuple]], runs: int) -> None:
 
 def main() -> None:
     parser = argument_parser(__doc__)
-    parser.add_argument("--messages", type=int, default=200, help="mails sent to each server")
+    parser.add_argument("--messages", type=int, default=600, help="mails sent to each server")
     parser.add_argument("--clients", type=int, default=4, help="concurrent SMTP clients")
     parser.add_argument("--patients", type=int, default=20, help="recipients' spaces")
     parser.add_argument(

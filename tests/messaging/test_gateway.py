@@ -524,6 +524,47 @@ def test_mail_parse_decodes_encoded_subjects_and_file_names():
     assert all(f.data == pdf for f in parsed.files)
 
 
+def test_mail_parse_takes_text_attachments_beside_a_text_body():
+    message = EmailMessage()
+    message["Subject"] = "Compte rendu"
+    message.set_content("Voir la note jointe.")
+    message.add_alternative("<p>Voir la note jointe.</p>", subtype="html")
+    note = "Glycémie : 1,02 g/l\n".encode()
+    message.add_attachment(note, maintype="text", subtype="plain", filename="note.txt")
+    message.add_attachment(pdf_bytes(), maintype="application", subtype="pdf", filename="cr.pdf")
+    parsed = gs.mail_parse(message.as_bytes())
+    assert parsed.body == "Voir la note jointe."
+    assert [(f.filename, f.media_type) for f in parsed.files] == [
+        ("note.txt", "text/plain; charset=utf-8"),
+        ("cr.pdf", "application/pdf"),
+    ]
+    assert parsed.files[0].data == note
+
+
+def test_a_hostile_attachment_is_refused_alone_and_the_rest_delivered(settings):
+    """The mail's child is stopped by its bounds: the mail is read again in the gateway and each
+    attachment checked in a child of its own; only the bomb is refused."""
+    from tests.documents.test_hostile_files import object_stream_bomb
+
+    settings.CARNET = {
+        **settings.CARNET,
+        "FILE_CHECK_CPU_SECONDS": 1,
+        "FILE_CHECK_MEMORY_BYTES": 256 * 1024 * 1024,
+        "FILE_CHECK_TIMEOUT_SECONDS": 10,
+    }
+    message = EmailMessage()
+    message["Subject"] = "Deux pièces"
+    message.set_content("Ci-joint.")
+    message.add_attachment(pdf_bytes(), maintype="application", subtype="pdf", filename="cr.pdf")
+    bomb = object_stream_bomb(pages=4, megabytes=15)
+    message.add_attachment(bomb, maintype="application", subtype="pdf", filename="bombe.pdf")
+    parsed = gs.mail_parse(message.as_bytes())
+    assert [f.filename for f in parsed.files] == ["cr.pdf"]
+    assert [(r.filename, r.reason) for r in parsed.refused] == [
+        ("bombe.pdf", "Ce fichier est trop complexe pour être vérifié : il n'a pas été ajouté.")
+    ]
+
+
 @pytest.mark.parametrize(
     ("charset", "encoding", "expected"),
     [

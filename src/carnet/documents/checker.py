@@ -12,9 +12,10 @@ file, one file only, and gone after it has answered.
 The protocol, over a Unix socket pair that only the two processes hold:
 - the client sends one byte and, with it (SCM_RIGHTS), one end of a new socket pair for this
   check; the checker forks, and its child serves that socket: it reads a JSON header line
-  (name, bounds, the limits `file_check` reads from settings) and the file, checks it, writes
-  one line of JSON ({"media_type", "extension", "suggested_title"} or {"refused": ...}), and
-  leaves with os._exit;
+  (the job, bounds, the limits the check reads from settings) and the content, checks it,
+  writes its report and leaves with os._exit. Jobs (`JOBS`): a file — one line of JSON
+  ({"media_type", "extension", "suggested_title"} or {"refused": ...}); a professional's
+  mail (`messaging.mime`) — read, and each attachment checked;
 - the checker ignores SIGCHLD, so the kernel reaps its children: none is ever left a zombie;
 - it leaves when the client's end of the control socket closes (its owner has ended).
 
@@ -183,8 +184,10 @@ def _serve(control_fd: int) -> None:
     # Filled in each child from the request's header; the defaults serve the warm-up.
     settings.configure(CARNET={key: 10_000_000 for key in CHECK_SETTINGS})
     from carnet.documents import files
+    from carnet.messaging import mime
 
     files.preload()
+    mime.preload()
     # What is loaded now is never collected: a child's collections leave it alone, sparing
     # copy-on-write faults on every page that holds an object.
     gc.freeze()
@@ -206,11 +209,11 @@ def _serve(control_fd: int) -> None:
                 continue
             if pid == 0:
                 control.close()
-                _child(fd, settings, files)  # never returns
+                _child(fd, settings)  # never returns
             os.close(fd)
 
 
-def _child(fd: int, settings, files) -> None:
+def _child(fd: int, settings) -> None:
     status = 1
     try:
         sock = socket.socket(fileno=fd)
@@ -223,19 +226,37 @@ def _child(fd: int, settings, files) -> None:
         data = reader.read()
         _bound(header["cpu"], header["memory"])
         settings.CARNET = header["settings"]
-        try:
-            checked = files.file_check(header["name"], data)
-            report = {
-                "media_type": checked.media_type,
-                "extension": checked.extension,
-                "suggested_title": checked.suggested_title,
-            }
-        except files.FileRefused as exc:
-            report = {"refused": str(exc)}
-        sock.sendall(json.dumps(report).encode())
+        job = JOBS[header.get("job", "file")]
+        sock.sendall(job(header, data))
         status = 0
     finally:  # whatever happened (MemoryError…): no cleanup, no atexit
         os._exit(status)
+
+
+def _file_job(header: dict, data: bytes) -> bytes:
+    from carnet.documents import files
+
+    try:
+        checked = files.file_check(header["name"], data)
+        report = {
+            "media_type": checked.media_type,
+            "extension": checked.extension,
+            "suggested_title": checked.suggested_title,
+        }
+    except files.FileRefused as exc:
+        report = {"refused": str(exc)}
+    return json.dumps(report).encode()
+
+
+def _mail_job(header: dict, data: bytes) -> bytes:
+    from carnet.messaging import mime
+
+    return mime.mail_check_job(header, data)
+
+
+# What a child may be asked to do: a file (`files.file_check_isolated`), or a whole mail of
+# the SMTP gateway (`messaging.mime`: read, and its attachments checked).
+JOBS = {"file": _file_job, "mail": _mail_job}
 
 
 def _bound(cpu_seconds: int, memory_bytes: int) -> None:

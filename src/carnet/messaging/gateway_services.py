@@ -17,15 +17,8 @@ import logging
 import re
 import smtplib
 from dataclasses import dataclass, field
-from email import policy
-from email.errors import HeaderParseError
-from email.header import decode_header, make_header
-from email.message import EmailMessage as MimeMessage
-from email.parser import BytesParser
 from email.utils import make_msgid
-from html.parser import HTMLParser
 
-import nh3
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
@@ -34,6 +27,7 @@ from django.db.models import Q
 from carnet.core import blobs, clock, crypto
 from carnet.enrollment.models import Space
 
+from . import mime
 from .models import SUBJECT_MAX, Conversation, Message, MessagingCredential
 from .services import (
     BODY_MAX,
@@ -51,22 +45,7 @@ log = logging.getLogger(__name__)
 
 CREDENTIAL_PURPOSE = "smtp-gateway"
 CREDENTIAL_LENGTH = 32  # characters of [0-9A-Za-z]: about 190 bits
-NO_SUBJECT = "(Sans objet)"
-NO_TEXT = "(Message sans texte)"
-MESSAGE_ID_MAX = 255
 REFERENCES_MAX = 20  # message ids in a relayed reply's References
-# The HTML kept by nh3 before it is turned into text: structure and links only (no images,
-# no styles, no scripts: their content is dropped with them).
-HTML_TAGS = {"a", "p", "br", "div", "li", "ul", "ol", "tr", "td", "th", "table", "blockquote"}
-HTML_TAGS |= {"h1", "h2", "h3", "h4", "h5", "h6", "pre", "span", "b", "i", "strong", "em"}
-BLOCK_TAGS = {"p", "div", "li", "tr", "table", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"}
-BLOCK_TAGS |= {"pre", "ul", "ol"}
-
-
-# The mail's structure with the modern API (get_body, iter_attachments), its headers kept raw
-# (compat32): the default policy parses every header into objects, again at each access — a
-# third of the parse for a mail with one attachment. Only the subject needs decoding.
-PARSING = policy.compat32.clone(message_factory=MimeMessage)
 
 
 class DeliveryRefused(MessagingError):
@@ -139,9 +118,13 @@ def recipient_space(address: str):
         return None
     if not re.fullmatch(r"[0-9]{5}[0-9AB]{2}[0-9]{8}", local.upper()):
         return None
-    return (
-        Space.objects.select_related("person", "data_key").filter(person__nir=local.upper()).first()
+    # What a delivery reads of the space: its state, ids and data key (not the person).
+    found = (
+        Space.objects.select_related("data_key")
+        .only("public_id", "state", "person_id", "data_key")
+        .filter(person__nir=local.upper())[:1]
     )
+    return next(iter(found), None)
 
 
 def _active_recipient(address: str, space=None):
@@ -150,7 +133,8 @@ def _active_recipient(address: str, space=None):
     if space is None:
         space = recipient_space(address)
     else:
-        space.state = Space.objects.filter(pk=space.pk).values_list("state", flat=True).first()
+        states = Space.objects.filter(pk=space.pk).values_list("state", flat=True)[:1]
+        space.state = next(iter(states), None)
     if space is not None and space.state == Space.State.CLOSED:
         raise DeliveryRefused("Cet espace santé est fermé : il ne reçoit plus de messages.")
     if space is None or space.state != Space.State.ACTIVE:
@@ -179,58 +163,6 @@ def recipient_check(professional, address: str):
 # --- From MIME to a message ----------------------------------------------------------------
 
 
-class _TextOfHtml(HTMLParser):
-    """Sanitised HTML (nh3) to plain text: blocks on their own lines, a link as
-    "text <address>" (shown, never loaded)."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.href: list[str | None] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "br":
-            self.parts.append("\n")
-        elif tag in BLOCK_TAGS:
-            self.parts.append("\n")
-        if tag == "li":
-            self.parts.append("- ")
-        if tag == "a":
-            self.href.append(dict(attrs).get("href"))
-
-    def handle_endtag(self, tag):
-        if tag in BLOCK_TAGS:
-            self.parts.append("\n")
-        elif tag in ("td", "th"):
-            self.parts.append(" ")
-        elif tag == "a" and self.href:
-            href = self.href.pop()
-            if href:
-                self.parts.append(f" <{href}>")
-
-    def handle_data(self, data):
-        self.parts.append(data)
-
-
-def html_to_text(markup: str) -> str:
-    """HTML from a mail reduced to safe text: nh3 removes scripts, styles, images and every
-    attribute but links' addresses (http, https, mailto); what is left becomes text."""
-    clean = nh3.clean(
-        markup,
-        tags=HTML_TAGS,
-        attributes={"a": {"href"}},
-        url_schemes={"http", "https", "mailto"},
-        link_rel=None,
-        strip_comments=True,
-    )
-    parser = _TextOfHtml()
-    parser.feed(clean)
-    parser.close()
-    text = "".join(parser.parts).replace("\xa0", " ")
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
 @dataclass
 class Parsed:
     subject: str
@@ -241,87 +173,47 @@ class Parsed:
     refused: list[RefusedFile] = field(default_factory=list)
 
 
-def _ids(value) -> list[str]:
-    return re.findall(r"<[^<>\s]{1,250}>", str(value or ""))
-
-
-def _body_of(mail: MimeMessage) -> str:
-    part = mail.get_body(preferencelist=("plain", "html"))
-    if part is None:
-        return ""
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return ""
-    declared = (part.get_content_charset() or "us-ascii").lower()
-    if declared in ("us-ascii", "ascii"):
-        # No charset, or ASCII declared with 8-bit bytes (swaks and many scripts send UTF-8
-        # so): UTF-8 when the bytes are UTF-8, else Latin-1, the old mail default.
-        try:
-            content = payload.decode("utf-8")
-        except UnicodeDecodeError:
-            content = payload.decode("latin-1")
-    else:
-        try:
-            content = payload.decode(declared, "replace")
-        except LookupError:  # unknown charset
-            content = payload.decode("utf-8", "replace")
-    if part.get_content_subtype() == "html":
-        return html_to_text(content)
-    return content
-
-
-def _attachments(mail: MimeMessage) -> tuple[list[OutgoingFile], list[RefusedFile]]:
-    """Each attachment checked like an upload (`file_check_isolated`); a refused one is listed
-    with its reason, and so is one past the message's limits (count, total size)."""
-    from carnet.documents.files import FileRefused, file_check_isolated, safe_file_name
+def mail_parse(content: bytes) -> Parsed:
+    """The mail read and its attachments checked in one child of the checker process (see
+    `mime`). A child stopped by its bounds (a hostile attachment, most likely) makes the mail
+    read here and each attachment checked in a child of its own: the hostile one is then
+    refused alone, the others kept."""
+    from carnet.documents import checker
+    from carnet.documents.files import file_check_isolated
 
     limits = settings.CARNET
-    files, refused, total = [], [], 0
-    for part in mail.iter_attachments():
-        name = safe_file_name(_decoded(part.get_filename()) or "piece-jointe")
-        data = part.get_payload(decode=True)
-        if not isinstance(data, bytes):  # a message/rfc822 or a multipart attached
-            refused.append(RefusedFile(name, "ce type de pièce jointe n'est pas accepté."))
-            continue
-        if len(files) >= limits["MESSAGE_MAX_FILES"]:
-            refused.append(
-                RefusedFile(
-                    name, f"un message compte au plus {limits['MESSAGE_MAX_FILES']} pièces jointes."
-                )
-            )
-            continue
-        if total + len(data) > limits["MESSAGE_MAX_BYTES"]:
-            refused.append(RefusedFile(name, "les pièces jointes du message sont trop lourdes."))
-            continue
-        try:
-            checked = file_check_isolated(name, data)
-        except FileRefused as exc:
-            refused.append(RefusedFile(name, str(exc)))
-            continue
-        total += len(data)
-        files.append(OutgoingFile(name, data, checked.media_type, checked.extension))
-    return files, refused
-
-
-def _decoded(value) -> str:
-    """A header's text, its RFC 2047 encoded words decoded (an undecodable one left as is)."""
+    header = {
+        "job": "mail",
+        "cpu": limits["FILE_CHECK_CPU_SECONDS"],
+        "memory": limits["FILE_CHECK_MEMORY_BYTES"],
+        "timeout": limits["FILE_CHECK_TIMEOUT_SECONDS"],
+        "subject_max": SUBJECT_MAX,
+        "body_max": BODY_MAX,
+        "settings": {key: limits[key] for key in (*checker.CHECK_SETTINGS, *mime.CHECK_SETTINGS)},
+    }
+    report = checker.check(header, content, limits["FILE_CHECK_TIMEOUT_SECONDS"])
     try:
-        return str(make_header(decode_header(str(value or ""))))
-    except (HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
-        return str(value or "")
-
-
-def mail_parse(content: bytes) -> Parsed:
-    mail = BytesParser(policy=PARSING).parsebytes(content)
-    subject = " ".join(_decoded(mail.get("Subject")).split())[:SUBJECT_MAX] or NO_SUBJECT
-    body = _body_of(mail).replace("\r\n", "\n").strip() or NO_TEXT
-    if len(body) > BODY_MAX:
-        raise DeliveryRefused(f"Le texte du message dépasse {BODY_MAX} caractères.", status="5.3.4")
-    ids = _ids(mail.get("Message-ID"))
-    message_id = ids[0] if ids and len(ids[0]) <= MESSAGE_ID_MAX else ""
-    references = _ids(mail.get("In-Reply-To")) + list(reversed(_ids(mail.get("References"))))
-    files, refused = _attachments(mail)
-    return Parsed(subject, body, message_id, references, files, refused)
+        try:
+            reading = mime.mail_report_read(report)
+        except (TypeError, ValueError, KeyError):  # no whole report: stopped by its bounds
+            log.warning("mail check stopped: attachments checked one by one")
+            reading = mime.mail_read(
+                content,
+                file_check_isolated,
+                subject_max=SUBJECT_MAX,
+                body_max=BODY_MAX,
+                limits=limits,
+            )
+    except mime.MailRefused as exc:
+        raise DeliveryRefused(str(exc), status=exc.status) from exc
+    return Parsed(
+        reading.subject,
+        reading.body,
+        reading.message_id,
+        reading.references,
+        [OutgoingFile(name, data, kind, ext) for name, data, kind, ext in reading.files],
+        [RefusedFile(name, reason) for name, reason in reading.refused],
+    )
 
 
 def _thread_of(space, professional, references: list[str]):

@@ -215,14 +215,21 @@ def _write(
     return message
 
 
+NOTICE_FIELDS = ("public_id", "kind", "email", "email_verified", "mobile", "mobile_verified")
+NOTICE_FIELDS += ("preferences__new_message_email", "preferences__new_message_sms")
+
+
 def _owner(space):
     from carnet.accounts.models import User
 
-    return (
+    # One active account per person: no ordering needed. Only what a notice reads (what else
+    # a caller reads is loaded when read).
+    found = (
         User.objects.select_related("preferences")
         .filter(person_id=space.person_id, is_active=True)
-        .first()
+        .only(*NOTICE_FIELDS)[:1]
     )
+    return next(iter(found), None)
 
 
 def _notify_person(space) -> None:
@@ -315,7 +322,8 @@ def conversation_start(
     _check_files(files)
     motif = _professional_allowed(user, professional, space, client=client)
     sealed = sealed or message_seal(space, body, files)
-    with transaction.atomic():
+    # No savepoint: a failure rolls back the caller's transaction too (mail_deliver's).
+    with transaction.atomic(savepoint=False):
         conversation, message_id, now = _new_conversation(
             space=space, professional=professional, subject=subject, message_id=message_id
         )
@@ -368,7 +376,7 @@ def professional_reply(
     space = conversation.space
     motif = _professional_allowed(user, professional, space, client=client)
     sealed = sealed or message_seal(space, body, files)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # as conversation_start
         message = _write(
             conversation,
             sealed=sealed,

@@ -1,0 +1,260 @@
+"""A professional's mail read into what a message needs: subject, text, threading ids and
+attachments, each attachment checked like an upload (`documents.files.file_check`).
+
+Pure (no database, no Django models): `mail_check_job` runs in a child of the checker process
+(`documents.checker`), bounded in CPU, memory and time like a file check — the MIME parser and
+the file checks read what a stranger sent, and together they are most of a mail's cost, which
+then runs beside the gateway rather than under its interpreter lock. See ADR 0016.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
+from email.message import EmailMessage as MimeMessage
+from email.parser import BytesParser
+from html.parser import HTMLParser
+
+import nh3
+
+NO_SUBJECT = "(Sans objet)"
+NO_TEXT = "(Message sans texte)"
+MESSAGE_ID_MAX = 255
+# The HTML kept by nh3 before it is turned into text: structure and links only (no images,
+# no styles, no scripts: their content is dropped with them).
+HTML_TAGS = {"a", "p", "br", "div", "li", "ul", "ol", "tr", "td", "th", "table", "blockquote"}
+HTML_TAGS |= {"h1", "h2", "h3", "h4", "h5", "h6", "pre", "span", "b", "i", "strong", "em"}
+BLOCK_TAGS = {"p", "div", "li", "tr", "table", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6"}
+BLOCK_TAGS |= {"pre", "ul", "ol"}
+
+
+class _RawHeadersMessage(MimeMessage):
+    """The modern API over raw headers: `is_attachment` reads Content-Disposition as text (the
+    stock one expects the default policy's header objects)."""
+
+    def is_attachment(self):
+        return self.get_content_disposition() == "attachment"
+
+
+# The mail's structure with the modern API (get_body, iter_attachments), its headers kept raw
+# (compat32): the default policy parses every header into objects, again at each access — a
+# third of the parse for a mail with one attachment. Only the subject needs decoding.
+PARSING = policy.compat32.clone(message_factory=_RawHeadersMessage)
+# What the check of a mail reads from settings.CARNET (sent with each check).
+CHECK_SETTINGS = ("MESSAGE_MAX_FILES", "MESSAGE_MAX_BYTES")
+
+
+class MailRefused(ValueError):
+    """The whole mail is refused; the text is for the sender, `status` the SMTP status."""
+
+    def __init__(self, message: str, *, status: str = "5.6.0"):
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class Reading:
+    subject: str
+    body: str
+    message_id: str
+    references: list[str]
+    # (name, bytes, media type, extension) accepted; (name, reason) refused
+    files: list[tuple[str, bytes, str, str]] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+
+class _TextOfHtml(HTMLParser):
+    """Sanitised HTML (nh3) to plain text: blocks on their own lines, a link as
+    "text <address>" (shown, never loaded)."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.href: list[str | None] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "br":
+            self.parts.append("\n")
+        elif tag in BLOCK_TAGS:
+            self.parts.append("\n")
+        if tag == "li":
+            self.parts.append("- ")
+        if tag == "a":
+            self.href.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag):
+        if tag in BLOCK_TAGS:
+            self.parts.append("\n")
+        elif tag in ("td", "th"):
+            self.parts.append(" ")
+        elif tag == "a" and self.href:
+            href = self.href.pop()
+            if href:
+                self.parts.append(f" <{href}>")
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """HTML from a mail reduced to safe text: nh3 removes scripts, styles, images and every
+    attribute but links' addresses (http, https, mailto); what is left becomes text."""
+    clean = nh3.clean(
+        markup,
+        tags=HTML_TAGS,
+        attributes={"a": {"href"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel=None,
+        strip_comments=True,
+    )
+    parser = _TextOfHtml()
+    parser.feed(clean)
+    parser.close()
+    text = "".join(parser.parts).replace("\xa0", " ")
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _ids(value) -> list[str]:
+    return re.findall(r"<[^<>\s]{1,250}>", str(value or ""))
+
+
+def _body_of(mail: MimeMessage) -> str:
+    part = mail.get_body(preferencelist=("plain", "html"))
+    if part is None:
+        return ""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    declared = (part.get_content_charset() or "us-ascii").lower()
+    if declared in ("us-ascii", "ascii"):
+        # No charset, or ASCII declared with 8-bit bytes (swaks and many scripts send UTF-8
+        # so): UTF-8 when the bytes are UTF-8, else Latin-1, the old mail default.
+        try:
+            content = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            content = payload.decode("latin-1")
+    else:
+        try:
+            content = payload.decode(declared, "replace")
+        except LookupError:  # unknown charset
+            content = payload.decode("utf-8", "replace")
+    if part.get_content_subtype() == "html":
+        return html_to_text(content)
+    return content
+
+
+def _decoded(value) -> str:
+    """A header's text, its RFC 2047 encoded words decoded (an undecodable one left as is)."""
+    try:
+        return str(make_header(decode_header(str(value or ""))))
+    except (HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
+        return str(value or "")
+
+
+def mail_read(content: bytes, check, *, subject_max: int, body_max: int, limits) -> Reading:
+    """The mail read; each attachment passed to `check(name, data)` (a CheckedFile, or
+    FileRefused with the reason); one past the message's limits (count, total size) is refused
+    without being checked."""
+    from carnet.documents.files import FileRefused, safe_file_name
+
+    mail = BytesParser(policy=PARSING).parsebytes(content)
+    subject = " ".join(_decoded(mail.get("Subject")).split())[:subject_max] or NO_SUBJECT
+    body = _body_of(mail).replace("\r\n", "\n").strip() or NO_TEXT
+    if len(body) > body_max:
+        raise MailRefused(f"Le texte du message dépasse {body_max} caractères.", status="5.3.4")
+    ids = _ids(mail.get("Message-ID"))
+    message_id = ids[0] if ids and len(ids[0]) <= MESSAGE_ID_MAX else ""
+    references = _ids(mail.get("In-Reply-To")) + list(reversed(_ids(mail.get("References"))))
+    reading = Reading(subject, body, message_id, references)
+    total = 0
+    for part in mail.iter_attachments():
+        name = safe_file_name(_decoded(part.get_filename()) or "piece-jointe")
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes):  # a message/rfc822 or a multipart attached
+            reading.refused.append((name, "ce type de pièce jointe n'est pas accepté."))
+            continue
+        if len(reading.files) >= limits["MESSAGE_MAX_FILES"]:
+            most = limits["MESSAGE_MAX_FILES"]
+            reading.refused.append((name, f"un message compte au plus {most} pièces jointes."))
+            continue
+        if total + len(data) > limits["MESSAGE_MAX_BYTES"]:
+            reading.refused.append((name, "les pièces jointes du message sont trop lourdes."))
+            continue
+        try:
+            checked = check(name, data)
+        except FileRefused as exc:
+            reading.refused.append((name, str(exc)))
+            continue
+        total += len(data)
+        reading.files.append((name, data, checked.media_type, checked.extension))
+    return reading
+
+
+# --- In the checker's child -------------------------------------------------------------------
+
+
+def mail_check_job(header: dict, content: bytes) -> bytes:
+    """The report of a mail, read in the child (its attachments checked in the same child):
+    one line of JSON, then the accepted files' bytes one after the other."""
+    from carnet.documents.files import file_check
+
+    try:
+        reading = mail_read(
+            content,
+            file_check,
+            subject_max=header["subject_max"],
+            body_max=header["body_max"],
+            limits=header["settings"],
+        )
+    except MailRefused as exc:
+        return json.dumps({"refused_mail": str(exc), "status": exc.status}).encode() + b"\n"
+    described = {
+        "subject": reading.subject,
+        "body": reading.body,
+        "message_id": reading.message_id,
+        "references": reading.references,
+        "files": [[name, len(data), kind, ext] for name, data, kind, ext in reading.files],
+        "refused": reading.refused,
+    }
+    return json.dumps(described).encode() + b"\n" + b"".join(f[1] for f in reading.files)
+
+
+def mail_report_read(report: bytes) -> Reading:
+    """The child's report back into a Reading (MailRefused as it refused); ValueError if it is
+    not a whole report (the child was killed or crashed)."""
+    head, _, rest = report.partition(b"\n")
+    described = json.loads(head)
+    if "refused_mail" in described:
+        raise MailRefused(described["refused_mail"], status=described["status"])
+    reading = Reading(
+        described["subject"], described["body"], described["message_id"], described["references"]
+    )
+    at = 0
+    for name, size, kind, ext in described["files"]:
+        reading.files.append((name, rest[at : at + size], kind, ext))
+        at += size
+    if at != len(rest):
+        raise ValueError("report cut short")
+    reading.refused = [tuple(r) for r in described["refused"]]
+    return reading
+
+
+def preload() -> None:
+    """A small mail read once in the checker (what email and nh3 load at their first mail)."""
+    from carnet.documents.files import file_check
+
+    mail = MimeMessage()
+    mail["Subject"] = "=?utf-8?q?R=C3=A9sultats?="
+    mail.set_content("Bonjour")
+    mail.add_alternative("<p>Bonjour <a href='https://exemple.fr'>lien</a></p>", subtype="html")
+    mail.add_attachment(b"Resultat normal\n", maintype="text", subtype="plain", filename="a.txt")
+    mail_read(
+        mail.as_bytes(),
+        file_check,
+        subject_max=200,
+        body_max=20_000,
+        limits={"MESSAGE_MAX_FILES": 10, "MESSAGE_MAX_BYTES": 10_000_000},
+    )
