@@ -66,11 +66,20 @@ def issue_code(db):
 
 
 class _Collector:
-    """Keeps what it receives; `refuse_with` ("550 …", "451 …") answers DATA so instead."""
+    """Keeps what it receives; `refuse_with` ("550 …", "451 …") answers DATA so instead, and
+    `refuse_sender_with` MAIL FROM."""
 
     def __init__(self):
         self.messages = []
         self.refuse_with = None
+        self.refuse_sender_with = None
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        if self.refuse_sender_with:
+            return self.refuse_sender_with
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
         if self.refuse_with:

@@ -39,3 +39,15 @@ def test_the_checker_ends_with_its_owner():
     checker.checker_stop()  # closes the control socket and waits for the checker
     assert not os.path.exists(f"/proc/{pid}")
     assert file_check_isolated("Note.txt", b"Normal\n").media_type.startswith("text/plain")
+
+
+def test_the_checker_gets_no_secret_from_the_environment(monkeypatch):
+    monkeypatch.setenv("CARNET_KEYS", "1:secret-de-test")
+    monkeypatch.setenv("SECRET_KEY", "secret-de-test")
+    checker.checker_stop()  # a new checker, started with this environment
+    file_check_isolated("Note.txt", b"Normal\n")
+    with open(f"/proc/{checker.checker_pid()}/environ", "rb") as environ:
+        names = {item.split(b"=", 1)[0] for item in environ.read().split(b"\0") if item}
+    assert b"CARNET_KEYS" not in names and b"SECRET_KEY" not in names
+    assert b"DATABASE_URL" not in names
+    assert b"PYTHONPATH" in names

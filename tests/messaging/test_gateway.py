@@ -541,16 +541,20 @@ def test_mail_parse_takes_text_attachments_beside_a_text_body():
     assert parsed.files[0].data == note
 
 
-def test_a_hostile_attachment_is_refused_alone_and_the_rest_delivered(settings):
-    """The mail's child is stopped by its bounds: the mail is read again in the gateway and each
-    attachment checked in a child of its own; only the bomb is refused."""
+@pytest.mark.parametrize(
+    ("cpu", "timeout"),
+    [(1, 10), (60, 0.5)],  # stopped by its CPU bound; by its wall-time bound (no report at all)
+)
+def test_a_hostile_attachment_is_refused_alone_and_the_rest_delivered(settings, cpu, timeout):
+    """The mail's child is stopped by its bounds: the mail is read again in a child without the
+    checks and each attachment checked in a child of its own; only the bomb is refused."""
     from tests.documents.test_hostile_files import object_stream_bomb
 
     settings.CARNET = {
         **settings.CARNET,
-        "FILE_CHECK_CPU_SECONDS": 1,
+        "FILE_CHECK_CPU_SECONDS": cpu,
         "FILE_CHECK_MEMORY_BYTES": 256 * 1024 * 1024,
-        "FILE_CHECK_TIMEOUT_SECONDS": 10,
+        "FILE_CHECK_TIMEOUT_SECONDS": timeout,
     }
     message = EmailMessage()
     message["Subject"] = "Deux pièces"
@@ -563,6 +567,72 @@ def test_a_hostile_attachment_is_refused_alone_and_the_rest_delivered(settings):
     assert [(r.filename, r.reason) for r in parsed.refused] == [
         ("bombe.pdf", "Ce fichier est trop complexe pour être vérifié : il n'a pas été ajouté.")
     ]
+
+
+def test_attachments_past_the_count_are_refused_unchecked_and_past_twice_only_counted():
+    message = EmailMessage()
+    message["Subject"] = "Trop de pièces"
+    message.set_content("Voir les pièces.")
+    for n in range(30):
+        message.add_attachment(b"x\n", maintype="text", subtype="plain", filename=f"n{n}.txt")
+    parsed = gs.mail_parse(message.as_bytes())
+    assert [f.filename for f in parsed.files] == [f"n{n}.txt" for n in range(10)]
+    reasons = [(r.filename, r.reason) for r in parsed.refused]
+    assert reasons[:10] == [
+        (f"n{n}.txt", "un message compte au plus 10 pièces jointes.") for n in range(10, 20)
+    ]
+    assert reasons[10:] == [("10 autres pièces jointes", "ignorées : le message en compte trop.")]
+
+
+def test_a_mail_the_reader_fails_on_is_refused_not_deferred():
+    """Nested a thousand times: the parser's recursion fails; the sender gets a refusal (5xx),
+    never a temporary error it would retry for days."""
+    depth = 1000
+    raw = "Subject: profond\r\n"
+    for level in range(depth):
+        raw += f"Content-Type: multipart/mixed; boundary=b{level}\r\n\r\n--b{level}\r\n"
+    raw += "Content-Type: text/plain\r\n\r\nfond\r\n"
+    with pytest.raises(gs.DeliveryRefused) as refused:
+        gs.mail_parse(raw.encode())
+    assert refused.value.status == "5.6.0"
+
+
+def test_a_body_in_a_charset_that_cannot_replace_is_read():
+    raw = b"Subject: x\r\nContent-Type: text/plain; charset=idna\r\n\r\nR\xc3\xa9sultat\r\n"
+    assert gs.mail_parse(raw).body == "Résultat"
+
+
+def test_raw_utf8_subject_and_file_name_are_read_as_utf8():
+    raw = (
+        "Subject: Résultats d'analyse\r\nMIME-Version: 1.0\r\n"
+        "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nCi-joint.\r\n"
+        "--b\r\nContent-Type: text/plain\r\n"
+        'Content-Disposition: attachment; filename="résultat.txt"\r\n\r\nnormal\r\n--b--\r\n'
+    ).encode()
+    parsed = gs.mail_parse(raw)
+    assert parsed.subject == "Résultats d'analyse"
+    assert [f.filename for f in parsed.files] == ["résultat.txt"]
+
+
+def test_control_characters_never_reach_the_subject_or_the_ids():
+    raw = (
+        b"Subject: =?utf-8?q?a=00b?=\r\nMessage-ID: <a\x00b@x>\r\n"
+        b"In-Reply-To: <ok@cabinet.exemple.fr>\r\n\r\nTexte\r\n"
+    )
+    parsed = gs.mail_parse(raw)
+    assert "\x00" not in parsed.subject and parsed.subject == "a b"
+    assert parsed.message_id == ""
+    assert parsed.references == ["<ok@cabinet.exemple.fr>"]
+
+
+def test_the_same_recipient_twice_gets_one_message(gateway, space, pro, secret):
+    with logged_in(gateway, pro, secret) as client:
+        assert client.mail(PRO_ADDRESS)[0] == 250
+        assert client.rcpt(patient_address(space))[0] == 250
+        assert client.rcpt(patient_address(space).lower())[0] == 250
+        assert client.data(mail(space).as_bytes())[0] == 250
+    assert Conversation.objects.filter(space=space, professional=pro).count() == 1
 
 
 @pytest.mark.parametrize(

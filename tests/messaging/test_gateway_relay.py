@@ -184,3 +184,14 @@ def test_a_temporary_refusal_is_tried_again(smtp_server, exchange):
     reply.refresh_from_db()
     assert reply.relayed_at is not None
     assert not OutboxMessage.objects.filter(kind="message_non_remis").exists()
+
+
+def test_our_own_relay_refusing_the_sender_is_tried_again(smtp_server, exchange):
+    """A 5xx from our relay about us (a sender refused, a login expired) is not the
+    professional's refusal: the reply waits and is tried again, nobody is told."""
+    _, reply, _ = exchange
+    smtp_server.refuse_sender_with = "553 5.7.1 Expediteur refuse"
+    assert gs.replies_relay() == 0
+    reply.refresh_from_db()
+    assert (reply.relay_attempts, reply.relay_failed_at) == (1, None)
+    assert not OutboxMessage.objects.filter(kind="message_non_remis").exists()

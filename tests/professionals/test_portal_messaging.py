@@ -272,6 +272,29 @@ def test_an_attachment_outside_the_professionals_thread_is_a_404(client, alice, 
     assert not Event.objects.filter(action="piece_jointe_telechargement").exists()
 
 
+def test_a_conversation_the_patient_deleted_is_gone_for_the_professional(
+    client, alice, space, doctor
+):
+    authorise(space, doctor)
+    conversation = start(doctor, space)
+    [attachment] = Attachment.objects.filter(message=_reply_with_file(alice, conversation, _pdf()))
+    services.conversation_delete(user=alice, conversation=conversation)
+    pro(client, doctor)
+    assert conversation.subject not in client.get(url(space.public_id)).content.decode()
+    assert client.get(thread_url(conversation)).status_code == 404
+    link = thread_url(conversation, f"pieces-jointes/{attachment.public_id}/")
+    assert client.get(link).status_code == 404
+
+
+def test_a_head_request_decrypts_nothing(client, alice, space, doctor):
+    authorise(space, doctor)
+    conversation = start(doctor, space)
+    [attachment] = Attachment.objects.filter(message=_reply_with_file(alice, conversation, _pdf()))
+    link = thread_url(conversation, f"pieces-jointes/{attachment.public_id}/")
+    assert pro(client, doctor).head(link).status_code == 405
+    assert not Event.objects.filter(action="piece_jointe_telechargement").exists()
+
+
 def test_a_refused_thread_is_a_404_and_is_not_in_the_trail(client, alice, space, doctor):
     authorise(space, doctor)
     conversation = start(doctor, space)

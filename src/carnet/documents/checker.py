@@ -16,7 +16,11 @@ The protocol, over a Unix socket pair that only the two processes hold:
   writes its report and leaves with os._exit. Jobs (`JOBS`): a file — one line of JSON
   ({"media_type", "extension", "suggested_title"} or {"refused": ...}); a professional's
   mail (`messaging.mime`) — read, and each attachment checked;
+- a child's first byte is "+": without it, no child ran (the checker could not fork), which is
+  a server error (`CheckerUnavailable`), never a verdict on the file;
 - the checker ignores SIGCHLD, so the kernel reaps its children: none is ever left a zombie;
+- it is started with only PATH, the locale, TZ and PYTHONPATH from the environment: no key,
+  password or database address within reach of a parser exploit;
 - it leaves when the client's end of the control socket closes (its owner has ended).
 
 A child that is killed by its bounds or crashes writes nothing, and the client reads end of
@@ -39,6 +43,9 @@ import time
 # applies the caller's settings (tests override them), not the checker's.
 CHECK_SETTINGS = ("DOCUMENT_MAX_BYTES", "DOCUMENT_TITLE_MAX_LENGTH", "IMAGE_MAX_PIXELS")
 HEADER_MAX = 64 * 1024
+STARTED = b"+"  # a child's first byte: it runs (else the checker could not fork)
+CONTROL_TIMEOUT = 5.0  # seconds to hand a check over to the checker
+KEPT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 
 
 class CheckerUnavailable(OSError):
@@ -60,8 +67,10 @@ class _Client:
 
     def _start(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        path = os.pathsep.join(p for p in sys.path if p)
-        env = {**os.environ, "PYTHONPATH": path}
+        # Nothing of the environment but what Python needs: the checker's children read what
+        # strangers sent, and keys, passwords and database addresses have no business there.
+        env = {key: os.environ[key] for key in KEPT_ENVIRONMENT if key in os.environ}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         try:
             process = subprocess.Popen(  # noqa: S603 (our own module, no shell)
                 [sys.executable, "-m", "carnet.documents.checker", str(theirs.fileno())],
@@ -74,6 +83,7 @@ class _Client:
             raise CheckerUnavailable("the file checker could not be started") from exc
         finally:
             theirs.close()
+        ours.settimeout(CONTROL_TIMEOUT)  # a checker that stopped reading: never a hang
         self._process, self._control, self._owner_pid = process, ours, os.getpid()
 
     def _stop(self) -> None:
@@ -97,17 +107,21 @@ class _Client:
                 try:
                     socket.send_fds(self._control, [b"c"], [theirs.fileno()])
                     return
-                except OSError:  # the checker has died: start another, once
+                except (BrokenPipeError, ConnectionResetError):  # it has died: another, once
                     self._stop()
                     if attempt == 2:
                         raise CheckerUnavailable("the file checker cannot be reached") from None
+                except OSError as exc:  # stuck, or out of resources: a server error
+                    raise CheckerUnavailable("the file checker does not answer") from exc
 
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
     def check(self, header: dict, data: bytes, timeout: float) -> bytes | None:
         """The child's report (possibly empty: it was killed or crashed), or None if it has
-        not answered within `timeout` seconds (its own timer ends it meanwhile)."""
+        not answered within `timeout` seconds (its own timer ends it meanwhile).
+        CheckerUnavailable if no child was started (the checker could not fork): a server
+        error, not a verdict."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         deadline = time.monotonic() + timeout
         try:
@@ -120,11 +134,16 @@ class _Client:
                 ours.shutdown(socket.SHUT_WR)
             except TimeoutError:
                 return None
-            except OSError:  # the child has ended before reading everything: killed
-                return b""
-            return _read_until_end(ours, deadline)
+            except OSError:  # the child ended before reading everything: what it wrote says
+                pass
+            report = _read_until_end(ours, deadline)
         finally:
             ours.close()
+        if report is None:
+            return None
+        if not report.startswith(STARTED):
+            raise CheckerUnavailable("the file checker started no child")
+        return report[len(STARTED) :]
 
 
 def _read_until_end(sock: socket.socket, deadline: float) -> bytes | None:
@@ -216,13 +235,15 @@ def _serve(control_fd: int) -> None:
 def _child(fd: int, settings) -> None:
     status = 1
     try:
+        _lower_limit(resource.RLIMIT_CORE, 0)  # no core file holding a patient's document
         sock = socket.socket(fileno=fd)
+        sock.sendall(STARTED)  # a child runs: from now on, no report means a refusal
         reader = sock.makefile("rb")
         header = json.loads(reader.readline(HEADER_MAX))
         # The wall-time bound first: whatever happens next (a slow sender included), the child
         # ends by SIGALRM's default action.
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        signal.setitimer(signal.ITIMER_REAL, float(header["timeout"]))
+        signal.setitimer(signal.ITIMER_REAL, max(float(header["timeout"]), 0.01))
         data = reader.read()
         _bound(header["cpu"], header["memory"])
         settings.CARNET = header["settings"]
@@ -260,7 +281,6 @@ JOBS = {"file": _file_job, "mail": _mail_job}
 
 
 def _bound(cpu_seconds: int, memory_bytes: int) -> None:
-    _lower_limit(resource.RLIMIT_CORE, 0)  # no core file holding a patient's document
     # Past the soft CPU limit the kernel sends SIGXCPU (which ends the process), SIGKILL a
     # second later.
     _lower_limit(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1)

@@ -64,6 +64,8 @@ def _in_thread(fn, *args, **kwargs):
     finally:
         for connection in connections.all(initialized_only=True):
             connection.close_at = None  # no age limit in these threads: they live with the server
+            # Checked before its next use: after a database restart or failover, replaced.
+            connection.health_check_enabled = True
             connection.close_if_unusable_or_obsolete()
 
 
@@ -112,7 +114,12 @@ class Gateway:
         except UnicodeDecodeError:
             professional = None
         else:
-            professional = await self._db(gs.credential_check, login, password)
+            try:
+                professional = await self._db(gs.credential_check, login, password)
+            except Exception:  # ours (database down…): a temporary failure, nothing told
+                log.exception("smtpd: credential check failed")
+                await server.push(smtp_reply("454", "4.7.0", "Erreur temporaire : reessayez."))
+                return AuthResult(success=False, handled=True)
         if professional is None:
             log.info("smtpd: failed AUTH from %s", server.session.peer[0])
             await asyncio.sleep(settings.SMTPD_AUTH_FAILURE_DELAY)
@@ -148,6 +155,8 @@ class Gateway:
         except Exception:
             log.exception("smtpd: recipient check failed")
             return smtp_reply("451", "4.3.0", "Erreur temporaire : reessayez plus tard.")
+        if any(known.lower() == address.lower() for known in envelope.rcpt_tos):
+            return "250 2.1.5 OK"  # the same recipient twice: one message
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         if not hasattr(envelope, "carnet_spaces"):

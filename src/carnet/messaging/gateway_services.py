@@ -173,17 +173,15 @@ class Parsed:
     refused: list[RefusedFile] = field(default_factory=list)
 
 
-def mail_parse(content: bytes) -> Parsed:
-    """The mail read and its attachments checked in one child of the checker process (see
-    `mime`). A child stopped by its bounds (a hostile attachment, most likely) makes the mail
-    read here and each attachment checked in a child of its own: the hostile one is then
-    refused alone, the others kept."""
+def _read_in_child(content: bytes, *, check: bool):
+    """The mail read in a child of the checker (see `mime`): a Reading, or None if the child
+    was stopped by its bounds (or crashed)."""
     from carnet.documents import checker
-    from carnet.documents.files import file_check_isolated
 
     limits = settings.CARNET
     header = {
         "job": "mail",
+        "check": check,
         "cpu": limits["FILE_CHECK_CPU_SECONDS"],
         "memory": limits["FILE_CHECK_MEMORY_BYTES"],
         "timeout": limits["FILE_CHECK_TIMEOUT_SECONDS"],
@@ -193,17 +191,34 @@ def mail_parse(content: bytes) -> Parsed:
     }
     report = checker.check(header, content, limits["FILE_CHECK_TIMEOUT_SECONDS"])
     try:
-        try:
-            reading = mime.mail_report_read(report)
-        except (TypeError, ValueError, KeyError):  # no whole report: stopped by its bounds
+        return mime.mail_report_read(report)
+    except (ValueError, KeyError, TypeError):  # no whole report
+        return None
+
+
+def mail_parse(content: bytes) -> Parsed:
+    """The mail read and its attachments checked in one child of the checker process (see
+    `mime`). A child stopped by its bounds (a hostile attachment, most likely): the mail is read
+    again in a child without the checks, and each attachment checked in a child of its own —
+    the hostile one is refused alone, the others kept. A mail whose mere reading is stopped is
+    refused."""
+    from carnet.documents.files import FileRefused, file_check_isolated
+
+    try:
+        reading = _read_in_child(content, check=True)
+        if reading is None:
             log.warning("mail check stopped: attachments checked one by one")
-            reading = mime.mail_read(
-                content,
-                file_check_isolated,
-                subject_max=SUBJECT_MAX,
-                body_max=BODY_MAX,
-                limits=limits,
-            )
+            reading = _read_in_child(content, check=False)
+            if reading is None:
+                raise DeliveryRefused("Ce message est trop complexe pour être lu.", status="5.6.0")
+            unchecked, reading.files = reading.files, []
+            for name, data, _, _ in unchecked:
+                try:
+                    checked = file_check_isolated(name, data)
+                except FileRefused as exc:
+                    reading.refused.append((name, str(exc)))
+                else:
+                    reading.files.append((name, data, checked.media_type, checked.extension))
     except mime.MailRefused as exc:
         raise DeliveryRefused(str(exc), status=exc.status) from exc
     return Parsed(
@@ -380,8 +395,13 @@ def replies_relay(*, batch_size: int = 100) -> int:
     for pk in due:
         try:
             with transaction.atomic():
-                claimed = Message.objects.filter(pk=pk, relayed_at__isnull=True).update(
-                    relayed_at=clock.now()
+                # The conditions again: a concurrent sweep may have failed it meanwhile.
+                claimed = (
+                    Message.objects.filter(
+                        pk=pk, relayed_at__isnull=True, relay_failed_at__isnull=True
+                    )
+                    .filter(Q(relay_next_at__isnull=True) | Q(relay_next_at__lte=now))
+                    .update(relayed_at=clock.now())
                 )
                 if not claimed:
                     continue
@@ -398,10 +418,12 @@ def replies_relay(*, batch_size: int = 100) -> int:
 
 
 def _refused_for_good(exc: Exception) -> bool:
-    """The server refused the mail (5xx), as opposed to a failure worth trying again."""
+    """The professional's address or the mail refused for good (5xx at RCPT or DATA), as
+    opposed to a failure worth trying again — our own relay's refusals included (a login that
+    expired, a sender refused): they must not fail every reply at once."""
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return all(code >= 500 for code, _ in exc.recipients.values())
-    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code >= 500
+    return isinstance(exc, smtplib.SMTPDataError) and exc.smtp_code >= 500
 
 
 def _relay_failed(pk: int, *, permanent: bool) -> None:

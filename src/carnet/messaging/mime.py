@@ -117,8 +117,25 @@ def html_to_text(markup: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def _ids(value) -> list[str]:
-    return re.findall(r"<[^<>\s]{1,250}>", str(value or ""))
+    return re.findall(r"<[^<>\s\x00-\x1f\x7f]{1,250}>", str(value or ""))
+
+
+def _text_of(payload: bytes, declared: str) -> str:
+    if declared in ("us-ascii", "ascii"):
+        # No charset, or ASCII declared with 8-bit bytes (swaks and many scripts send UTF-8
+        # so): UTF-8 when the bytes are UTF-8, else Latin-1, the old mail default.
+        try:
+            return payload.decode("utf-8")
+        except UnicodeDecodeError:
+            return payload.decode("latin-1")
+    try:
+        return payload.decode(declared, "replace")
+    except (LookupError, ValueError):  # unknown charset, or one that cannot "replace" (idna…)
+        return payload.decode("utf-8", "replace")
 
 
 def _body_of(mail: MimeMessage) -> str:
@@ -128,60 +145,87 @@ def _body_of(mail: MimeMessage) -> str:
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
-    declared = (part.get_content_charset() or "us-ascii").lower()
-    if declared in ("us-ascii", "ascii"):
-        # No charset, or ASCII declared with 8-bit bytes (swaks and many scripts send UTF-8
-        # so): UTF-8 when the bytes are UTF-8, else Latin-1, the old mail default.
-        try:
-            content = payload.decode("utf-8")
-        except UnicodeDecodeError:
-            content = payload.decode("latin-1")
-    else:
-        try:
-            content = payload.decode(declared, "replace")
-        except LookupError:  # unknown charset
-            content = payload.decode("utf-8", "replace")
+    content = _text_of(payload, (part.get_content_charset() or "us-ascii").lower())
     if part.get_content_subtype() == "html":
         return html_to_text(content)
     return content
 
 
-def _decoded(value) -> str:
-    """A header's text, its RFC 2047 encoded words decoded (an undecodable one left as is)."""
+def _unescaped(raw: str) -> str:
+    """A raw header as the parser keeps it (8-bit bytes as surrogates): its bytes read as UTF-8
+    (else Latin-1), as mail clients that write raw UTF-8 headers mean them."""
+    data = raw.encode("ascii", "surrogateescape")
     try:
-        return str(make_header(decode_header(str(value or ""))))
-    except (HeaderParseError, LookupError, UnicodeDecodeError, ValueError):
-        return str(value or "")
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _raw(message: MimeMessage, name: str) -> str | None:
+    for key, value in message.raw_items():
+        if key.lower() == name.lower():
+            return _unescaped(value)
+    return None
+
+
+def _decoded(value) -> str:
+    """A header's text, its RFC 2047 encoded words decoded (an undecodable one left as is),
+    without control characters (a NUL would not even be stored)."""
+    text = str(value or "")
+    try:
+        text = str(make_header(decode_header(text)))
+    except (HeaderParseError, LookupError, UnicodeError, ValueError):
+        pass
+    return CONTROL.sub(" ", text)
+
+
+def _filename(part: MimeMessage) -> str:
+    """The attachment's name (RFC 2231, RFC 2047, or raw UTF-8)."""
+    holder = MimeMessage(policy=PARSING)
+    for header in ("Content-Disposition", "Content-Type"):
+        raw = _raw(part, header)
+        if raw is not None:
+            holder[header] = raw
+    return _decoded(holder.get_filename())
 
 
 def mail_read(content: bytes, check, *, subject_max: int, body_max: int, limits) -> Reading:
-    """The mail read; each attachment passed to `check(name, data)` (a CheckedFile, or
-    FileRefused with the reason); one past the message's limits (count, total size) is refused
-    without being checked."""
+    """The mail read. Each attachment within the message's limits (count, total size) is passed
+    to `check(name, data)` (a CheckedFile, or FileRefused with the reason); with `check` None,
+    kept unchecked (media type and extension empty). Parts past the count are refused
+    unchecked, and past twice the count only counted."""
     from carnet.documents.files import FileRefused, safe_file_name
 
     mail = BytesParser(policy=PARSING).parsebytes(content)
-    subject = " ".join(_decoded(mail.get("Subject")).split())[:subject_max] or NO_SUBJECT
-    body = _body_of(mail).replace("\r\n", "\n").strip() or NO_TEXT
+    subject = " ".join(_decoded(_raw(mail, "Subject")).split())[:subject_max] or NO_SUBJECT
+    body = CONTROL.sub("", _body_of(mail).replace("\r\n", "\n")).strip() or NO_TEXT
     if len(body) > body_max:
         raise MailRefused(f"Le texte du message dépasse {body_max} caractères.", status="5.3.4")
     ids = _ids(mail.get("Message-ID"))
     message_id = ids[0] if ids and len(ids[0]) <= MESSAGE_ID_MAX else ""
     references = _ids(mail.get("In-Reply-To")) + list(reversed(_ids(mail.get("References"))))
     reading = Reading(subject, body, message_id, references)
-    total = 0
+    most = limits["MESSAGE_MAX_FILES"]
+    total, parts, ignored = 0, 0, 0
     for part in mail.iter_attachments():
-        name = safe_file_name(_decoded(part.get_filename()) or "piece-jointe")
+        parts += 1
+        if parts > 2 * most:
+            ignored += 1
+            continue
+        name = safe_file_name(_filename(part) or "piece-jointe")
+        if parts > most:
+            reading.refused.append((name, f"un message compte au plus {most} pièces jointes."))
+            continue
         data = part.get_payload(decode=True)
         if not isinstance(data, bytes):  # a message/rfc822 or a multipart attached
             reading.refused.append((name, "ce type de pièce jointe n'est pas accepté."))
             continue
-        if len(reading.files) >= limits["MESSAGE_MAX_FILES"]:
-            most = limits["MESSAGE_MAX_FILES"]
-            reading.refused.append((name, f"un message compte au plus {most} pièces jointes."))
-            continue
         if total + len(data) > limits["MESSAGE_MAX_BYTES"]:
             reading.refused.append((name, "les pièces jointes du message sont trop lourdes."))
+            continue
+        if check is None:
+            reading.files.append((name, data, "", ""))
+            total += len(data)
             continue
         try:
             checked = check(name, data)
@@ -190,6 +234,10 @@ def mail_read(content: bytes, check, *, subject_max: int, body_max: int, limits)
             continue
         total += len(data)
         reading.files.append((name, data, checked.media_type, checked.extension))
+    if ignored:
+        reading.refused.append(
+            (f"{ignored} autres pièces jointes", "ignorées : le message en compte trop.")
+        )
     return reading
 
 
@@ -197,20 +245,25 @@ def mail_read(content: bytes, check, *, subject_max: int, body_max: int, limits)
 
 
 def mail_check_job(header: dict, content: bytes) -> bytes:
-    """The report of a mail, read in the child (its attachments checked in the same child):
-    one line of JSON, then the accepted files' bytes one after the other."""
+    """The report of a mail, read in the child (with `header["check"]`, its attachments
+    checked in the same child): one line of JSON, then the kept files' bytes one after the
+    other. A mail the reader fails on is refused (never a temporary error, which the sender
+    would retry for days)."""
     from carnet.documents.files import file_check
 
     try:
         reading = mail_read(
             content,
-            file_check,
+            file_check if header.get("check", True) else None,
             subject_max=header["subject_max"],
             body_max=header["body_max"],
             limits=header["settings"],
         )
     except MailRefused as exc:
         return json.dumps({"refused_mail": str(exc), "status": exc.status}).encode() + b"\n"
+    except Exception:  # noqa: BLE001 (a malformed mail: RecursionError, codec errors…)
+        refusal = {"refused_mail": "Ce message n'a pas pu être lu.", "status": "5.6.0"}
+        return json.dumps(refusal).encode() + b"\n"
     described = {
         "subject": reading.subject,
         "body": reading.body,
@@ -222,23 +275,30 @@ def mail_check_job(header: dict, content: bytes) -> bytes:
     return json.dumps(described).encode() + b"\n" + b"".join(f[1] for f in reading.files)
 
 
-def mail_report_read(report: bytes) -> Reading:
-    """The child's report back into a Reading (MailRefused as it refused); ValueError if it is
-    not a whole report (the child was killed or crashed)."""
+def mail_report_read(report: bytes | None) -> Reading:
+    """The child's report back into a Reading (MailRefused as it refused); ValueError if there
+    is no whole report (the child was stopped by its bounds, or crashed)."""
+    if not report:
+        raise ValueError("no report")
     head, _, rest = report.partition(b"\n")
     described = json.loads(head)
     if "refused_mail" in described:
-        raise MailRefused(described["refused_mail"], status=described["status"])
+        raise MailRefused(str(described["refused_mail"]), status=str(described["status"]))
     reading = Reading(
-        described["subject"], described["body"], described["message_id"], described["references"]
+        str(described["subject"]),
+        str(described["body"]),
+        str(described["message_id"]),
+        [str(i) for i in described["references"]],
     )
     at = 0
     for name, size, kind, ext in described["files"]:
-        reading.files.append((name, rest[at : at + size], kind, ext))
+        if not isinstance(size, int) or size < 0:
+            raise ValueError("bad size")
+        reading.files.append((str(name), rest[at : at + size], str(kind), str(ext)))
         at += size
     if at != len(rest):
         raise ValueError("report cut short")
-    reading.refused = [tuple(r) for r in described["refused"]]
+    reading.refused = [(str(name), str(reason)) for name, reason in described["refused"]]
     return reading
 
 

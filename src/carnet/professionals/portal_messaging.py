@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_GET, require_http_methods
 
 from carnet.consent import rules
 from carnet.consent.models import Action
@@ -42,7 +42,10 @@ def _writable(request, space_id):
 
 def _mine(space, professional, conversation_id) -> Conversation:
     conversation = Conversation.objects.filter(
-        space=space, professional=professional, public_id=conversation_id
+        space=space,
+        professional=professional,
+        public_id=conversation_id,
+        deleted_at__isnull=True,  # the patient deleted it: gone for the professional too
     ).first()
     if conversation is None:
         raise Http404
@@ -100,7 +103,9 @@ def conversations(request, space_id):
                 space_id=space.public_id,
                 conversation_id=conversation.public_id,
             )
-    mine = list(Conversation.objects.filter(space=space, professional=professional))
+    mine = list(
+        Conversation.objects.filter(space=space, professional=professional, deleted_at__isnull=True)
+    )
     last = _last_messages(mine)
     rows = [(c, last.get(c.pk)) for c in mine]
     return render(
@@ -160,7 +165,7 @@ def conversation(request, space_id, conversation_id):
 
 
 @never_cache
-@require_safe
+@require_GET  # not HEAD: a download decrypts and is in the trail
 def attachment(request, space_id, conversation_id, attachment_id):
     """A file of the thread, downloaded (the patient's, or one this professional sent): in the
     patient's trail, by this professional."""
