@@ -1,3 +1,5 @@
+import ctypes
+import logging
 import os
 import signal
 import threading
@@ -8,6 +10,19 @@ from django.db import connections
 
 from carnet.messaging.gateway import gateway_controller
 from carnet.messaging.services import MessagingError
+
+log = logging.getLogger(__name__)
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _end_with_parent() -> None:
+    """Linux: this process gets SIGTERM when the supervisor dies (even by SIGKILL), so that no
+    gateway process serves on without it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the supervisor's SIGTERM still stops them
+        pass
 
 
 class Command(BaseCommand):
@@ -58,8 +73,10 @@ class Command(BaseCommand):
             if pid == 0:
                 code = 0
                 try:
+                    _end_with_parent()
                     self._serve(host, port, reuse_port=True, quiet=True)
-                except BaseException:  # noqa: BLE001 (reported by the exit status)
+                except BaseException:  # noqa: BLE001 (logged, and the exit status says it)
+                    log.exception("smtpd: a gateway process failed")
                     code = 1
                 finally:
                     os._exit(code)
