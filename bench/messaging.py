@@ -249,10 +249,11 @@ class Counter:
 
 
 def bare_serve(port, cert_file, key_file, logins, counted, ready, stop) -> None:
-    """One process of the bare server: aiosmtpd with the gateway's settings (TLS context,
+    """One process of the bare server: aiosmtpd as it comes (its own SMTP protocol class, not
+    the gateway's, which reads DATA in blocks) with the gateway's settings (TLS context,
     STARTTLS and AUTH required, SIZE, the shared port), an authenticator checking a dict, and a
     handler that only counts."""
-    from aiosmtpd.smtp import AuthResult
+    from aiosmtpd.smtp import SMTP, AuthResult
     from django.conf import settings
 
     from carnet.messaging.gateway import BANNER, SharedPortController, tls_context
@@ -268,6 +269,7 @@ def bare_serve(port, cert_file, key_file, logins, counted, ready, stop) -> None:
         hostname="127.0.0.1",
         port=port,
         reuse_port=True,
+        smtp_class=SMTP,
         ident=BANNER,
         tls_context=tls_context(cert_file, key_file),
         require_starttls=True,
@@ -424,7 +426,16 @@ def profile_deliver(pro, per_client: list[list[tuple]], runs: int) -> None:
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
     log(out.getvalue())
 
-    data = mails_of_pro[0][2]
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _, recipient, data = per_client[0][runs]
+    with CaptureQueriesContext(connection) as queries:
+        mail_deliver(professional=pro, recipients=[recipient], content=data, client="smtp:bench")
+    log(f"{len(queries)} statements for one mail:")
+    for query in queries:
+        log("  " + query["sql"][:160])
+
     pdf = mail_parse(data).files[0].data
     parts = {}
     for name, function in (

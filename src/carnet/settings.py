@@ -392,6 +392,9 @@ SMTPD_PROCESSES = env.int("CARNET_SMTPD_PROCESSES", default=1)
 SMTPD_DB_THREADS = env.int("CARNET_SMTPD_DB_THREADS", default=4)
 SMTPD_MAX_RECIPIENTS = 20  # RCPT TO accepted in one mail
 SMTPD_AUTH_FAILURE_DELAY = 1.0  # seconds before a failed AUTH is answered
+# Mails of one connection (one professional) read and checked in one child of the file
+# checker before it is replaced (documents/checker.py, CheckerSession).
+SMTPD_CHECKS_PER_CHILD = 100
 
 LOGGING = {
     "version": 1,

@@ -1,8 +1,10 @@
 """The checker process (documents.checker): one per process, started at the first check, again
 after it has died; each check applies the caller's settings, not the checker's."""
 
+import json
 import os
 import signal
+import time
 
 import pytest
 
@@ -51,3 +53,109 @@ def test_the_checker_gets_no_secret_from_the_environment(monkeypatch):
     assert b"CARNET_KEYS" not in names and b"SECRET_KEY" not in names
     assert b"DATABASE_URL" not in names
     assert b"PYTHONPATH" in names
+
+
+# --- Sessions: several checks of one sender in one child ---------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return "State:\tZ" not in status.read()
+    except FileNotFoundError:
+        return False
+
+
+def _no_child_left():
+    deadline = time.monotonic() + 10
+    while checker.checker_children() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return checker.checker_children() == []
+
+
+@pytest.fixture
+def session():
+    """A session, its child (if any) ended afterwards; none left by an earlier test."""
+    assert _no_child_left()
+    opened = checker.CheckerSession()
+    yield opened
+    opened.close()
+    assert _no_child_left()
+
+
+def test_a_session_checks_in_one_child_which_ends_with_the_session(session):
+    assert file_check_isolated("cr.pdf", pdf_bytes(), session).media_type == "application/pdf"
+    [child] = checker.checker_children()
+    assert file_check_isolated("Radio.png", image_bytes(), session).media_type == "image/png"
+    with pytest.raises(FileRefused, match="^Ce format n'est pas accepté"):
+        file_check_isolated("notes.exe", b"MZ\x90\x00" + b"\x00" * 200, session)
+    assert checker.checker_children() == [child]  # the same child, still waiting
+    session.close()
+    assert _no_child_left()
+
+
+def test_a_session_child_is_replaced_after_max_jobs(session):
+    session.max_jobs = 2
+    children = []
+    for _ in range(3):
+        file_check_isolated("Note.txt", b"Normal\n", session)
+        assert _alive(checker.checker_children()[-1])
+        children.append(checker.checker_children()[-1])
+    assert children[0] == children[1] != children[2]
+
+
+def test_a_session_child_that_died_idle_is_replaced_at_the_next_check(session):
+    file_check_isolated("Note.txt", b"Normal\n", session)
+    [child] = checker.checker_children()
+    os.kill(child, signal.SIGKILL)
+    assert file_check_isolated("cr.pdf", pdf_bytes(), session).media_type == "application/pdf"
+    assert checker.checker_children() not in ([], [child])
+
+
+@pytest.mark.parametrize(("cpu", "timeout"), [(1, 10), (60, 0.5)])  # CPU bound; wall time
+def test_a_session_child_stopped_by_its_bounds_is_never_given_another_file(
+    settings, session, cpu, timeout
+):
+    from tests.documents.test_hostile_files import object_stream_bomb
+
+    settings.CARNET = {
+        **settings.CARNET,
+        "FILE_CHECK_CPU_SECONDS": cpu,
+        "FILE_CHECK_TIMEOUT_SECONDS": timeout,
+        "FILE_CHECK_MEMORY_BYTES": 256 * 1024 * 1024,
+    }
+    file_check_isolated("Note.txt", b"Normal\n", session)
+    [child] = checker.checker_children()
+    with pytest.raises(FileRefused, match="trop complexe"):
+        file_check_isolated("bombe.pdf", object_stream_bomb(pages=4, megabytes=15), session)
+    assert file_check_isolated("cr.pdf", pdf_bytes(), session).media_type == "application/pdf"
+    assert child not in checker.checker_children()
+
+
+def test_closing_a_session_during_a_check_ends_its_child_after_the_check(session):
+    file_check_isolated("Note.txt", b"Normal\n", session)
+    [child] = checker.checker_children()
+    with session._lock:  # a check in progress in another thread
+        session.close()
+        assert _alive(child)  # not closed under the running check
+    file_check_isolated("Note.txt", b"Normal\n", session)  # the check ends: the child is let go
+    assert _no_child_left()
+
+
+def test_a_session_child_past_the_callers_timeout_is_let_go_its_late_report_never_read(
+    settings, session
+):
+    """The caller stopped waiting while the child worked on: its report, written late, must
+    never pass for the next file's."""
+    limits = settings.CARNET
+    header = {
+        "cpu": 60,
+        "memory": limits["FILE_CHECK_MEMORY_BYTES"],
+        "timeout": 60,
+        "settings": {key: limits[key] for key in checker.CHECK_SETTINGS},
+    }
+    slow = pdf_bytes(pages=20)
+    assert session.check({**header, "name": "long.pdf"}, slow, timeout=0) is None
+    time.sleep(1)  # the child has finished and written its report meanwhile
+    report = session.check({**header, "name": "Note.txt"}, b"Normal\n", timeout=10)
+    assert json.loads(report)["media_type"].startswith("text/plain")

@@ -13,6 +13,7 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import time
 from email import policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -401,6 +402,40 @@ def test_size_is_announced_and_enforced_552(start_gateway, space, pro, secret):
     assert not Conversation.objects.filter(professional__isnull=False).exists()
 
 
+def test_lines_of_dots_arrive_intact_and_a_too_long_line_is_refused_500(
+    gateway, space, pro, secret
+):
+    text = "Bonjour,\n.\n..\n.signature\nFin de la lettre.\n"
+    with logged_in(gateway, pro, secret) as client:
+        client.mail(PRO_ADDRESS)
+        client.rcpt(patient_address(space))
+        code, _ = client.data(b"Subject: Compte rendu\r\n\r\n" + b"x" * 1200 + b"\r\n")
+        assert code == 500
+        assert client.send_message(mail(space, text=text)) == {}  # the session goes on
+    [received] = Message.objects.filter(conversation__professional=pro)
+    assert message_text(received) == text.strip()
+
+
+def test_the_mails_of_a_connection_are_read_in_one_child_which_ends_with_it(
+    gateway, space, pro, secret
+):
+    from carnet.documents import checker
+
+    pdf = pdf_bytes("Bilan")
+    with logged_in(gateway, pro, secret) as client:
+        client.send_message(mail(space, files=[("bilan.pdf", pdf, "application", "pdf")]))
+        [child] = checker.checker_children()
+        client.send_message(
+            mail(space, subject="Suite", files=[("b.pdf", pdf, "application", "pdf")])
+        )
+        assert checker.checker_children() == [child]
+    deadline = time.monotonic() + 10
+    while checker.checker_children() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert checker.checker_children() == []
+    assert Attachment.objects.filter(message__conversation__professional=pro).count() == 2
+
+
 # --- Credentials and the command ------------------------------------------------------------
 
 
@@ -567,6 +602,35 @@ def test_a_hostile_attachment_is_refused_alone_and_the_rest_delivered(settings, 
     assert [(r.filename, r.reason) for r in parsed.refused] == [
         ("bombe.pdf", "Ce fichier est trop complexe pour être vérifié : il n'a pas été ajouté.")
     ]
+
+
+def test_after_a_hostile_mail_the_next_of_the_session_is_read_by_a_new_child(settings):
+    from carnet.documents import checker
+    from tests.documents.test_hostile_files import object_stream_bomb
+
+    settings.CARNET = {
+        **settings.CARNET,
+        "FILE_CHECK_CPU_SECONDS": 1,
+        "FILE_CHECK_MEMORY_BYTES": 256 * 1024 * 1024,
+    }
+    session = checker.CheckerSession()
+    try:
+        hostile = EmailMessage()
+        hostile["Subject"] = "Pièce"
+        hostile.set_content("Ci-joint.")
+        bomb = object_stream_bomb(pages=4, megabytes=15)
+        hostile.add_attachment(bomb, maintype="application", subtype="pdf", filename="bombe.pdf")
+        assert [r.filename for r in gs.mail_parse(hostile.as_bytes(), session).refused] == [
+            "bombe.pdf"
+        ]
+        good = EmailMessage()
+        good["Subject"] = "Compte rendu"
+        good.set_content("Ci-joint.")
+        good.add_attachment(pdf_bytes(), maintype="application", subtype="pdf", filename="cr.pdf")
+        parsed = gs.mail_parse(good.as_bytes(), session)
+        assert [(f.filename, f.media_type) for f in parsed.files] == [("cr.pdf", "application/pdf")]
+    finally:
+        session.close()
 
 
 def test_attachments_past_the_count_are_refused_unchecked_and_past_twice_only_counted():

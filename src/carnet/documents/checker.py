@@ -1,30 +1,38 @@
-"""The file checker: a small process that forks one bounded child per file to check.
+"""The file checker: a small process that forks bounded children to check files and mails.
 
 `files.file_check_isolated` used to fork the web worker (or the SMTP gateway) itself for each
 upload: forking a process of 150+ Mio, with threads, and the child's copy-on-write faults and
 teardown, cost 15 to 30 ms of CPU per file, more than the check. The checker is started once
 per process (`python -m carnet.documents.checker`), imports only what `files.file_check` needs
 (filetype, Pillow, pypdf, no database, Django's settings left empty), and forks *itself* for
-each check: a child of about 40 Mio, same isolation as before — its own address space, bounded
+each check (or each sender's session): a child of about 40 Mio, its own address space, bounded
 in CPU (RLIMIT_CPU), memory (RLIMIT_AS) and wall time (a real-time timer that ends it), no core
-file, one file only, and gone after it has answered.
+file, and gone after it has answered (a session: after its sender's last file).
 
 The protocol, over a Unix socket pair that only the two processes hold:
-- the client sends one byte and, with it (SCM_RIGHTS), one end of a new socket pair for this
-  check; the checker forks, and its child serves that socket: it reads a JSON header line
-  (the job, bounds, the limits the check reads from settings) and the content, checks it,
-  writes its report and leaves with os._exit. Jobs (`JOBS`): a file — one line of JSON
-  ({"media_type", "extension", "suggested_title"} or {"refused": ...}); a professional's
-  mail (`messaging.mime`) — read, and each attachment checked;
-- a child's first byte is "+": without it, no child ran (the checker could not fork), which is
-  a server error (`CheckerUnavailable`), never a verdict on the file;
+- the client sends one byte and, with it (SCM_RIGHTS), one end of a new socket pair; the
+  checker forks, and its child serves that socket: jobs, one after the other, until the
+  client closes it. For each job the client writes a JSON header line (the job, its bounds,
+  the limits the check reads from settings, the content's size) and the content; the child
+  answers "+" as soon as it has the header, then the report's size on a line and the report.
+  Jobs (`JOBS`): a file — one line of JSON ({"media_type", "extension", "suggested_title"} or
+  {"refused": ...}); a professional's mail (`messaging.mime`) — read, and each attachment
+  checked;
+- a lone check (`check`) is one job in a child of its own. A `CheckerSession` gives several
+  jobs of one sender to one child (the SMTP gateway: one per connection), never to a child
+  stopped by its bounds or past the caller's timeout;
+- no "+" from a new child: no child ran (the checker could not fork), which is a server error
+  (`CheckerUnavailable`), never a verdict on the file;
+- each job is bounded in CPU (ITIMER_PROF) and wall time (ITIMER_REAL), whose default actions
+  end the child; memory (RLIMIT_AS) and CPU (RLIMIT_CPU) for the child's whole life;
 - the checker ignores SIGCHLD, so the kernel reaps its children: none is ever left a zombie;
 - it is started with only PATH, the locale, TZ and PYTHONPATH from the environment: no key,
   password or database address within reach of a parser exploit;
-- it leaves when the client's end of the control socket closes (its owner has ended).
+- it leaves when the client's end of the control socket closes (its owner has ended); a child
+  when its socket closes, or after IDLE_SECONDS without a job.
 
-A child that is killed by its bounds or crashes writes nothing, and the client reads end of
-file: `file_check_isolated` refuses the file as too complex, as before.
+A child that is killed by its bounds or crashes during a job writes no report, and the client
+reads end of file: `file_check_isolated` refuses the file as too complex.
 """
 
 import gc
@@ -46,6 +54,8 @@ HEADER_MAX = 64 * 1024
 STARTED = b"+"  # a child's first byte: it runs (else the checker could not fork)
 CONTROL_TIMEOUT = 5.0  # seconds to hand a check over to the checker
 KEPT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
+IDLE_SECONDS = 900  # a child left waiting for a job this long leaves
+LIFE_JOBS_MAX = 1000  # a child's CPU over its life: at most this many jobs at their bound
 
 
 class CheckerUnavailable(OSError):
@@ -117,56 +127,157 @@ class _Client:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
-    def check(self, header: dict, data: bytes, timeout: float) -> bytes | None:
-        """The child's report (possibly empty: it was killed or crashed), or None if it has
-        not answered within `timeout` seconds (its own timer ends it meanwhile).
-        CheckerUnavailable if no child was started (the checker could not fork): a server
-        error, not a verdict."""
+    def connect(self) -> socket.socket:
+        """A new child of the checker, and our end of its socket."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        deadline = time.monotonic() + timeout
         try:
             with theirs:
                 self._hand_over(theirs)
-            ours.settimeout(timeout)
-            try:
-                ours.sendall(json.dumps(header).encode() + b"\n")
-                ours.sendall(data)
-                ours.shutdown(socket.SHUT_WR)
-            except TimeoutError:
-                return None
-            except OSError:  # the child ended before reading everything: what it wrote says
-                pass
-            report = _read_until_end(ours, deadline)
-        finally:
+        except BaseException:
             ours.close()
-        if report is None:
-            return None
-        if not report.startswith(STARTED):
-            raise CheckerUnavailable("the file checker started no child")
-        return report[len(STARTED) :]
+            raise
+        return ours
 
 
-def _read_until_end(sock: socket.socket, deadline: float) -> bytes | None:
-    chunks = []
+def _job(sock: socket.socket, header: dict, data: bytes, deadline: float) -> bytes | None:
+    """One job on a child's socket: its report (empty: the child was stopped by its bounds or
+    crashed during the job), or None past the deadline. _Gone if the child never took the job
+    (it had ended before, or no child was forked)."""
+    sock.settimeout(max(deadline - time.monotonic(), 0.001))
+    try:
+        sock.sendall(json.dumps({**header, "size": len(data)}).encode() + b"\n")
+        sock.sendall(data)
+    except TimeoutError:
+        return None
+    except OSError:  # the child ended before reading everything: what it wrote says
+        pass
+    received = _read_report(sock, deadline)
+    if received is None:
+        return None
+    if not received.startswith(STARTED):
+        raise _Gone
+    size, newline, report = received[len(STARTED) :].partition(b"\n")
+    if not newline or not size.isdigit() or int(size) != len(report):
+        return b""  # cut short: stopped during the job
+    return report
+
+
+class _Gone(Exception):
+    """The child was not there to take the job."""
+
+
+def _read_report(sock: socket.socket, deadline: float) -> bytes | None:
+    """What the child writes for one job: "+", the report's size on a line, the report; read
+    until it is whole, or end of file, or None past the deadline."""
+    chunks, size = [], 0
     sock.setblocking(False)
-    while (left := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([sock], [], [], left)
-        if ready:
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([sock], [], [], left)
+            if not ready:
+                continue
             try:
                 chunk = sock.recv(65536)
             except ConnectionResetError:
-                return b"".join(chunks)
+                chunk = b""
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
-    return None
+            size += len(chunk)
+            received = b"".join(chunks) if len(chunks) > 1 else chunk
+            chunks = [received]
+            head, newline, _ = received[len(STARTED) :].partition(b"\n")
+            if newline and head.isdigit() and size >= len(STARTED) + len(head) + 1 + int(head):
+                return received
+        return None
+    finally:
+        sock.setblocking(True)
+
+
+class CheckerSession:
+    """Several checks of one sender, one after the other, in one child of the checker.
+
+    A child costs more to start than most checks (a fork and its copy-on-write faults: about
+    10 ms of CPU here). The SMTP gateway keeps one per connection: everything that child
+    reads comes from the same authenticated professional, so a hostile attachment that took
+    it over would see only what that sender sends next, which they hold already. Each job is
+    bounded as a lone check is (CPU, wall time; memory for the child's life); a child stopped
+    by its bounds, or past the timeout, is never given another job; after `max_jobs` jobs the
+    next one goes to a new child. Not for several threads at once."""
+
+    def __init__(self, max_jobs: int = 100):
+        self.max_jobs = max_jobs
+        self._sock = None
+        self._jobs = 0
+        self._lock = threading.Lock()
+        self._closing = False
+
+    def check(self, header: dict, data: bytes, timeout: float) -> bytes | None:
+        """As `check`: the report, b"" if the child was stopped, None past the timeout."""
+        with self._lock:
+            try:
+                return self._check(header, data, timeout)
+            finally:
+                if self._closing:  # closed while the job ran
+                    self._close()
+
+    def _check(self, header: dict, data: bytes, timeout: float) -> bytes | None:
+        deadline = time.monotonic() + timeout
+        for attempt in (1, 2):
+            fresh = self._sock is None or self._jobs >= self.max_jobs
+            if fresh:
+                self._close()
+                self._sock = _client.connect()
+            try:
+                report = _job(self._sock, header, data, deadline)
+            except _Gone:
+                self._close()
+                if fresh or attempt == 2:
+                    raise CheckerUnavailable("the file checker started no child") from None
+                continue  # the idle child had ended (its owner's connection lasted long)
+            self._jobs += 1
+            if not report:  # stopped by its bounds, or timed out: not reused
+                self._close()
+            return report
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        """The child ends when its socket closes: now, or at the end of a job in progress
+        (never waits: the SMTP loop calls this)."""
+        self._closing = True
+        if self._lock.acquire(blocking=False):
+            try:
+                self._close()
+            finally:
+                self._lock.release()
+
+    def _close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+        self._sock, self._jobs = None, 0
 
 
 _client = _Client()
 
 
 def check(header: dict, data: bytes, timeout: float) -> bytes | None:
-    return _client.check(header, data, timeout)
+    """One check in a child of its own: the child's report (empty: it was stopped by its
+    bounds or crashed), or None if it has not answered within `timeout` seconds (its own
+    timer ends it meanwhile). CheckerUnavailable if no child was started (the checker could
+    not fork): a server error, not a verdict."""
+    deadline = time.monotonic() + timeout
+    sock = _client.connect()
+    try:
+        try:
+            report = _job(sock, header, data, deadline)
+        except _Gone:
+            raise CheckerUnavailable("the file checker started no child") from None
+        if report:  # the child leaves at end of file: wait for it (nothing left behind)
+            sock.shutdown(socket.SHUT_WR)
+            _read_report(sock, deadline)
+        return report
+    finally:
+        sock.close()
 
 
 def checker_pid() -> int | None:
@@ -233,23 +344,44 @@ def _serve(control_fd: int) -> None:
 
 
 def _child(fd: int, settings) -> None:
+    """Jobs, one after the other, until the socket closes: for each, a JSON header line (the
+    job, its bounds, the caller's settings, the content's size) and the content; "+" as soon
+    as the header is read, then the report's size on a line and the report."""
     status = 1
     try:
         _lower_limit(resource.RLIMIT_CORE, 0)  # no core file holding a patient's document
         sock = socket.socket(fileno=fd)
-        sock.sendall(STARTED)  # a child runs: from now on, no report means a refusal
         reader = sock.makefile("rb")
-        header = json.loads(reader.readline(HEADER_MAX))
-        # The wall-time bound first: whatever happens next (a slow sender included), the child
-        # ends by SIGALRM's default action.
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
-        signal.setitimer(signal.ITIMER_REAL, max(float(header["timeout"]), 0.01))
-        data = reader.read()
-        _bound(header["cpu"], header["memory"])
-        settings.CARNET = header["settings"]
-        job = JOBS[header.get("job", "file")]
-        sock.sendall(job(header, data))
-        status = 0
+        bounded = False
+        while True:
+            sock.settimeout(IDLE_SECONDS)  # a caller that forgot us: we leave
+            line = reader.readline(HEADER_MAX)
+            if not line.endswith(b"\n"):  # end of file (the caller is done), or junk
+                status = 0 if not line else 1
+                break
+            header = json.loads(line)
+            sock.settimeout(None)
+            sock.sendall(STARTED)  # the job runs: from now on, no report means a refusal
+            # The wall-time bound first: whatever happens next (a slow sender included), the
+            # child ends by SIGALRM's default action; CPU likewise by SIGPROF's.
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            signal.setitimer(signal.ITIMER_REAL, max(float(header["timeout"]), 0.01))
+            signal.signal(signal.SIGPROF, signal.SIG_DFL)
+            signal.setitimer(signal.ITIMER_PROF, max(float(header["cpu"]), 0.01))
+            size = int(header["size"])
+            data = reader.read(size)
+            if len(data) != size:
+                break
+            if not bounded:  # memory, and CPU over the child's whole life
+                _bound(header["cpu"], header["memory"])
+                bounded = True
+            settings.CARNET = header["settings"]
+            job = JOBS[header.get("job", "file")]
+            report = job(header, data)
+            del data
+            sock.sendall(b"%d\n" % len(report) + report)
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.setitimer(signal.ITIMER_REAL, 0)
     finally:  # whatever happened (MemoryError…): no cleanup, no atexit
         os._exit(status)
 
@@ -281,9 +413,10 @@ JOBS = {"file": _file_job, "mail": _mail_job}
 
 
 def _bound(cpu_seconds: int, memory_bytes: int) -> None:
-    # Past the soft CPU limit the kernel sends SIGXCPU (which ends the process), SIGKILL a
-    # second later.
-    _lower_limit(resource.RLIMIT_CPU, cpu_seconds, cpu_seconds + 1)
+    # Each job is bounded by its CPU timer; the child's whole life too, by the kernel: past
+    # the soft limit it sends SIGXCPU (which ends the process), SIGKILL a second later.
+    life = int(cpu_seconds) * LIFE_JOBS_MAX
+    _lower_limit(resource.RLIMIT_CPU, life, life + 1)
     # The memory budget counts from the checker's own size (small: a few tens of Mio).
     with open("/proc/self/statm") as statm:
         size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")

@@ -170,9 +170,10 @@ def file_check(name: str, data: bytes) -> CheckedFile:
     )
 
 
-def file_check_isolated(name: str, data: bytes) -> CheckedFile:
+def file_check_isolated(name: str, data: bytes, session=None) -> CheckedFile:
     """`file_check` in a child of the checker process (`checker`), bounded by
-    settings.CARNET["FILE_CHECK_*"] in CPU, memory and wall time.
+    settings.CARNET["FILE_CHECK_*"] in CPU, memory and wall time: a child of its own, or the
+    child of `session` (`checker.CheckerSession`, for several files of one sender).
 
     A child that is killed by its bounds, crashes or stays silent past the timeout means a
     refusal; the checker cannot be reached is a server error (`CheckerUnavailable`), not a
@@ -186,7 +187,7 @@ def file_check_isolated(name: str, data: bytes) -> CheckedFile:
         "timeout": limits["FILE_CHECK_TIMEOUT_SECONDS"],
         "settings": {key: limits[key] for key in checker.CHECK_SETTINGS},
     }
-    report = checker.check(header, data, limits["FILE_CHECK_TIMEOUT_SECONDS"])
+    report = (session or checker).check(header, data, limits["FILE_CHECK_TIMEOUT_SECONDS"])
     try:
         result = json.loads(report)
     except (TypeError, ValueError):  # None (timed out) or cut short (killed, crashed)

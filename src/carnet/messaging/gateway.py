@@ -24,9 +24,11 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult
 from django.conf import settings
 from django.db import connections
+
+from carnet.documents.checker import CheckerSession
 
 from . import gateway_services as gs
 from .services import MessagingError
@@ -174,6 +176,7 @@ class Gateway:
                 content=envelope.original_content,
                 client=f"smtp:{session.peer[0]}",
                 spaces=getattr(envelope, "carnet_spaces", {}),
+                session=session.carnet_checker,
             )
         except gs.DeliveryRefused as exc:
             return smtp_reply("550", exc.status, str(exc))
@@ -186,13 +189,116 @@ class Gateway:
         return "250 2.0.0 Message remis"
 
 
+# --- DATA, read in blocks ----------------------------------------------------------------
+
+DATA_END = b".\r\n"  # ends the data when it starts a line (RFC 5321 § 4.1.1.4)
+
+
+async def data_read(reader: asyncio.StreamReader, *, size_limit: int, line_limit: int):
+    """The data of a DATA command, read up to its end as aiosmtpd does, but in blocks.
+
+    aiosmtpd awaits the stream once per line: about 1 800 times for a 100 KB attachment in
+    base64, a third of the gateway's time per mail. Here the stream is searched for ".\r\n"
+    (base64 has no dot), the end being the one that starts a line. Same results: the lines
+    with their CRLF, the end line not included, the leading dot of a line removed (§ 4.5.2);
+    ("too_much", b"") past `size_limit` bytes and ("too_long", b"") for a line longer than
+    `line_limit` bytes (CRLF included), both after the data was read to its end (§ 4.2.5), and
+    nothing more kept once past the limit. Returns (state, content): state "ok", "too_much" or
+    "too_long"."""
+    kept: list[bytes] = []
+    size = 0
+    before = b"\r\n"  # the last bytes read: the DATA line ended with a CRLF
+    while True:
+        try:
+            block = await reader.readuntil(DATA_END)
+            found = True
+        except asyncio.LimitOverrunError as exc:  # a block longer than the stream's limit
+            block = await reader.readexactly(exc.consumed)
+            found = False
+        ended = found and (before + block[:-3])[-2:] == b"\r\n"
+        if ended:
+            block = block[:-3]
+        size += len(block)
+        if size <= size_limit:
+            kept.append(block)
+        else:
+            kept.clear()
+        before = (before + block)[-2:] if not ended else before
+        if ended:
+            break
+    if size > size_limit:
+        return "too_much", b""
+    content = b"".join(kept)
+    if content and max(map(len, content.split(b"\r\n"))) + 2 > line_limit:
+        return "too_long", b""
+    # Transparency: the first dot of a line that starts with one is removed.
+    if content.startswith(b"."):
+        content = content[1:]
+    return "ok", content.replace(b"\r\n.", b"\r\n")
+
+
+class GatewaySMTP(SMTP):
+    """aiosmtpd's protocol, its DATA read in blocks (`data_read`); each connection has its
+    own child of the checker for the mails of its professional (`checker.CheckerSession`)."""
+
+    def _create_session(self):
+        session = super()._create_session()
+        session.carnet_checker = CheckerSession(settings.SMTPD_CHECKS_PER_CHILD)
+        return session
+
+    def connection_lost(self, error):
+        session = getattr(self, "session", None)
+        if session is not None:
+            session.carnet_checker.close()  # its child leaves
+        super().connection_lost(error)
+
+    async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 (aiosmtpd API)
+        if self._decode_data:  # the gateway reads bytes; anything else as aiosmtpd does
+            return await super().smtp_DATA(arg)
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            state, content = await data_read(
+                self._reader,
+                size_limit=self.data_size_limit or float("inf"),
+                line_limit=self.line_length_limit,
+            )
+        except asyncio.IncompleteReadError:  # the client left during DATA
+            self._writer.close()
+            return
+        except asyncio.CancelledError:  # the connection was reset during DATA
+            self._writer.close()
+            raise
+        if state != "ok":
+            too_long = state == "too_long"
+            await self.push(
+                "500 Line too long (see RFC5321 4.5.3.1.6)"
+                if too_long
+                else "552 Error: Too much mail data"
+            )
+            self._set_post_data_state()
+            return
+        self.envelope.content = self.envelope.original_content = content
+        status = await self._call_handler_hook("DATA") if "DATA" in self._handle_hooks else MISSING
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
+
+
 class SharedPortController(Controller):
     """aiosmtpd's Controller, its listening socket opened with SO_REUSEPORT when asked: several
     processes then listen on the same port and the kernel spreads the connections."""
 
-    def __init__(self, *args, reuse_port: bool = False, **kwargs):
+    def __init__(self, *args, reuse_port: bool = False, smtp_class=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.reuse_port = reuse_port
+        self.smtp_class = smtp_class or GatewaySMTP
 
     def _create_server(self):
         return self.loop.create_server(
@@ -202,6 +308,9 @@ class SharedPortController(Controller):
             ssl=self.ssl_context,
             reuse_port=self.reuse_port or None,
         )
+
+    def factory(self):
+        return self.smtp_class(self.handler, **self.SMTP_kwargs)
 
     def stop(self, *args, **kwargs):
         super().stop(*args, **kwargs)

@@ -173,9 +173,10 @@ class Parsed:
     refused: list[RefusedFile] = field(default_factory=list)
 
 
-def _read_in_child(content: bytes, *, check: bool):
-    """The mail read in a child of the checker (see `mime`): a Reading, or None if the child
-    was stopped by its bounds (or crashed)."""
+def _read_in_child(content: bytes, *, check: bool, session=None):
+    """The mail read in a child of the checker (see `mime`), the session's if one is given
+    (`checker.CheckerSession`): a Reading, or None if the child was stopped by its bounds (or
+    crashed)."""
     from carnet.documents import checker
 
     limits = settings.CARNET
@@ -189,23 +190,24 @@ def _read_in_child(content: bytes, *, check: bool):
         "body_max": BODY_MAX,
         "settings": {key: limits[key] for key in (*checker.CHECK_SETTINGS, *mime.CHECK_SETTINGS)},
     }
-    report = checker.check(header, content, limits["FILE_CHECK_TIMEOUT_SECONDS"])
+    report = (session or checker).check(header, content, limits["FILE_CHECK_TIMEOUT_SECONDS"])
     try:
         return mime.mail_report_read(report)
     except (ValueError, KeyError, TypeError):  # no whole report
         return None
 
 
-def mail_parse(content: bytes) -> Parsed:
+def mail_parse(content: bytes, session=None) -> Parsed:
     """The mail read and its attachments checked in one child of the checker process (see
-    `mime`). A child stopped by its bounds (a hostile attachment, most likely): the mail is read
-    again in a child without the checks, and each attachment checked in a child of its own —
-    the hostile one is refused alone, the others kept. A mail whose mere reading is stopped is
-    refused."""
+    `mime`): the child of the sender's `session` (`checker.CheckerSession`) if given, else a
+    child of its own. A child stopped by its bounds (a hostile attachment, most likely): the
+    mail is read again in a new child without the checks, and each attachment checked in a
+    child of its own — the hostile one is refused alone, the others kept. A mail whose mere
+    reading is stopped is refused."""
     from carnet.documents.files import FileRefused, file_check_isolated
 
     try:
-        reading = _read_in_child(content, check=True)
+        reading = _read_in_child(content, check=True, session=session)
         if reading is None:
             log.warning("mail check stopped: attachments checked one by one")
             reading = _read_in_child(content, check=False)
@@ -262,14 +264,16 @@ def mail_deliver(
     content: bytes,
     client: str = "",
     spaces: dict | None = None,
+    session=None,
 ):
     """The mail, for each accepted recipient, as a message in one transaction: committed when
-    this returns (the gateway answers 250 only then), or nothing written at all.
+    this returns (the gateway answers 250 only then), or nothing written at all. `session`:
+    the sender's connection's `checker.CheckerSession` (see `mail_parse`).
 
     Each recipient's space (`spaces`: as RCPT found them, by address) is read again (closed
     since RCPT?), its thread found and the body and attachments sealed under its key before the
     transaction, which then only decides (consent, audited by the services) and inserts."""
-    parsed = mail_parse(content)
+    parsed = mail_parse(content, session)
     user = professional.user
     deliveries = []
     for address in recipients:
