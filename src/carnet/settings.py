@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "carnet.consent",
     "carnet.agenda",
     "carnet.messaging",
+    "carnet.family",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
@@ -97,6 +98,8 @@ MIDDLEWARE = [
     "carnet.accounts.middleware.AreaLoginRequiredMiddleware",
     "carnet.accounts.middleware.AccountKindMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The linked profile the patient acts for (the profile switcher), checked at each request.
+    "carnet.family.middleware.ActingProfileMiddleware",
 ]
 
 ROOT_URLCONF = "carnet.urls"

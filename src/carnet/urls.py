@@ -13,5 +13,6 @@ urlpatterns = [
     path("parametres/acces/", include("carnet.consent.urls")),
     path("parametres/", include("carnet.accounts.settings_urls")),
     path("historique/", include("carnet.audit.urls")),
+    path("profils/", include("carnet.family.urls")),
     path("outbox/", include("carnet.notifications.urls")),
 ]

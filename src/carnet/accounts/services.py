@@ -62,9 +62,9 @@ def space_id_of(user: User):
     """The public id of the user's own space, for their activity history (None if none)."""
     if user is None or user.person_id is None:
         return None
-    from carnet.enrollment.selectors import space_for_user  # enrollment depends on accounts
+    from carnet.enrollment.selectors import own_space  # enrollment depends on accounts
 
-    space = space_for_user(user)
+    space = own_space(user)
     return space.public_id if space else None
 
 

@@ -21,7 +21,7 @@ from carnet.core import clock
 from carnet.core.http import client_address
 from carnet.core.validators import mask_email, mask_mobile
 from carnet.enrollment import services as enrollment_services
-from carnet.enrollment.selectors import space_for_user
+from carnet.enrollment.selectors import own_space
 
 from . import selectors, services
 from .models import OneTimeCode
@@ -62,7 +62,7 @@ def _form_errors(form, exc: ValidationError) -> None:
 
 
 def _own_space(request):
-    space = space_for_user(request.user)
+    space = own_space(request.user)
     if space is None:
         raise Http404
     return space
@@ -85,7 +85,7 @@ def reauth_required(view):
 @never_cache
 @require_safe
 def index(request):
-    return render(request, "accounts/settings/index.html", {"space": space_for_user(request.user)})
+    return render(request, "accounts/settings/index.html", {"space": own_space(request.user)})
 
 
 # --- Contact details ------------------------------------------------------------------------

@@ -6,6 +6,14 @@ def service(request):
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         person = getattr(user, "person", None)
+        acting = getattr(user, "acting_link", None)
+        if person is not None and user.kind == user.Kind.PATIENT:
+            from carnet.family.selectors import linked_profiles
+
+            context["linked_profiles"] = linked_profiles(user)
+            context["acting_link"] = acting
+        if acting is not None:  # the header names the profile acted for, on every page
+            person = acting.space.person
         if person is not None:
             first, last = person.first_name, person.last_name
             context["account_name"] = f"{first} {last[:1]}."

@@ -4,6 +4,16 @@ from .models import Space
 
 
 def space_for_user(user) -> Space | None:
+    """The space the account acts on: a linked profile chosen with the profile switcher (set
+    on the request by `family.middleware`, checked at each request), else its own."""
+    link = getattr(user, "acting_link", None)
+    if link is not None:
+        return link.space
+    return own_space(user)
+
+
+def own_space(user) -> Space | None:
+    """The account holder's own space, whichever profile they act for."""
     if not user.is_authenticated or user.person_id is None:
         return None
     return Space.objects.filter(person_id=user.person_id).select_related("person").first()

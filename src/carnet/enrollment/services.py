@@ -115,21 +115,41 @@ def _new_code() -> tuple[str, str]:
 
 
 def _code_email(
-    person: InsuredPerson, code: str, expires_at: datetime, *, state: str = State.PENDING
+    person: InsuredPerson,
+    code: str,
+    expires_at: datetime,
+    *,
+    state: str = State.PENDING,
+    representative: InsuredPerson | None = None,
 ) -> Draft:
-    # `state` picks the right promise: only a pending space is created automatically.
+    # `state` picks the right promise: only a pending space is created automatically. A
+    # minor's code goes to their first legal representative (`representative`).
+    context = {"code": code, "deadline": expires_at, "url": settings.SERVICE_URL, "state": state}
+    if representative is not None:
+        return render_email(
+            "code_provisoire_enfant",
+            {**context, "person": representative, "child": person},
+            to=representative.email,
+            kind="code_provisoire",
+        )
     return render_email(
-        "code_provisoire",
-        {
-            "person": person,
-            "code": code,
-            "deadline": expires_at,
-            "url": settings.SERVICE_URL,
-            "state": state,
-        },
-        to=person.email,
-        kind="code_provisoire",
+        "code_provisoire", {**context, "person": person}, to=person.email, kind="code_provisoire"
     )
+
+
+def code_recipients(persons: list[InsuredPerson]) -> dict[int, InsuredPerson]:
+    """For each minor among `persons` whose first legal representative ("parent principal") is
+    in the registry with an email: that representative, who receives the child's code."""
+    firsts = {
+        person.pk: guardian_nirs(person)[0]
+        for person in persons
+        if person.guardian_nirs and is_minor(person)
+    }
+    if not firsts:
+        return {}
+    found = InsuredPerson.objects.filter(nir__in=set(firsts.values())).exclude(email="")
+    by_nir = {representative.nir: representative for representative in found}
+    return {pk: by_nir[nir] for pk, nir in firsts.items() if nir in by_nir}
 
 
 @dataclass
@@ -156,8 +176,10 @@ def codes_send(
             break
         last_id = persons[-1].id
         issued = codes_issue(persons, letter_files=report.letter_files)
-        report.emails += sum(1 for person, _, _ in issued if person.email)
-        report.letters += sum(1 for person, _, _ in issued if not person.email)
+        routed = code_recipients(persons)
+        emailed = sum(1 for person, _, _ in issued if person.email or person.pk in routed)
+        report.emails += emailed
+        report.letters += len(issued) - emailed
         if remaining is not None:
             remaining -= len(persons)
         if progress:
@@ -176,10 +198,13 @@ def codes_issue(
     """
     now = clock.now()
     expires_at = now + _setting("CODE_VALIDITY")
+    representatives = code_recipients(persons)
     codes, spaces, drafts, entries, issued = [], [], [], [], []
     for person in persons:
         code, code_hash = _new_code()
-        channel = ProvisionalCode.Channel.EMAIL if person.email else ProvisionalCode.Channel.LETTER
+        representative = representatives.get(person.pk)
+        by_email = bool(person.email or representative)
+        channel = ProvisionalCode.Channel.EMAIL if by_email else ProvisionalCode.Channel.LETTER
         codes.append(
             ProvisionalCode(
                 person=person,
@@ -196,8 +221,8 @@ def codes_issue(
             auto_activate_at=now + _setting("AUTO_CREATION_DELAY"),
         )
         spaces.append(space)
-        if person.email:
-            drafts.append(_code_email(person, code, expires_at))
+        if by_email:
+            drafts.append(_code_email(person, code, expires_at, representative=representative))
         issued.append((person, code, expires_at))
         entries.append(
             Entry(
@@ -210,7 +235,7 @@ def codes_issue(
                 at=now,
             )
         )
-    letter_items = [item for item in issued if not item[0].email]
+    letter_items = [item for item in issued if not (item[0].email or item[0].pk in representatives)]
     with _letters_committed_with_codes(
         letter_items if letter_files is not None else [], letter_files
     ):
@@ -410,6 +435,12 @@ def identification_check(
             f"{used}Votre espace est déjà activé : connectez-vous avec votre identifiant et "
             "votre mot de passe.",
         )
+    _code_usable(candidate)
+    ratelimit.reset(_nir_key(nir))
+    return Identified(person=person, code=candidate, space=space)
+
+
+def _code_usable(candidate: ProvisionalCode) -> None:
     if candidate.used_at is not None:
         raise IdentificationError(
             "used",
@@ -428,8 +459,105 @@ def identification_check(
             f"Ce code provisoire a expiré le {clock.localdate_fr(candidate.expires_at)}. "
             "Vous pouvez demander un nouveau code.",
         )
+
+
+# --- A minor's space, by a legal representative ---------------------------------------------
+
+CHILD_FAILURE = (
+    "Ces informations ne permettent pas de rattacher ce profil. Vérifiez le code provisoire de "
+    "l'enfant, le numéro de sécurité sociale et la date de naissance. Seul un représentant "
+    "légal connu de l'Assurance Maladie peut rattacher le profil d'un enfant."
+)
+
+
+def guardian_nirs(person: InsuredPerson) -> list[str]:
+    """The NIRs of the person's legal representatives, as the registry names them (the first
+    is the "parent principal")."""
+    return [nir for nir in person.guardian_nirs.split("|") if nir]
+
+
+def is_minor(person: InsuredPerson, on: date | None = None) -> bool:
+    on = on or clock.today()
+    try:
+        adult_on = person.birth_date.replace(year=person.birth_date.year + 18)
+    except ValueError:  # born on 29 February: of age on 1 March
+        adult_on = date(person.birth_date.year + 18, 3, 1)
+    return on < adult_on
+
+
+class ChildChoiceNeeded(Exception):
+    """Several children on this card were born that day (twins): the representative picks."""
+
+    def __init__(self, children: list[InsuredPerson]):
+        super().__init__("choice needed")
+        self.children = children
+
+
+def child_identification_check(
+    *,
+    guardian: InsuredPerson,
+    code: str,
+    nir: str,
+    birth_date: date,
+    child: str = "",
+    client: str,
+) -> Identified:
+    """A legal representative identifies a minor the registry links them to: the child's code,
+    the child's NIR or the card's (a representative's, on which the child is), the birth date.
+    One message whatever is wrong, the same for someone who is not a representative: nothing
+    is revealed. Twins on one card: ChildChoiceNeeded, then `child` (a public id) picks."""
+    _check_not_locked(nir, client)
+    children = [
+        person
+        for person in InsuredPerson.objects.filter(
+            Q(nir=nir) | Q(guardian_nirs__contains=nir),
+            birth_date=birth_date,
+            guardian_nirs__contains=guardian.nir,
+        )
+        if guardian.nir in guardian_nirs(person)
+        and (person.nir == nir or nir in guardian_nirs(person))
+        and is_minor(person)
+    ]
+    if len(children) > 1 and not child:
+        raise ChildChoiceNeeded(sorted(children, key=lambda person: person.first_name))
+    if child:
+        children = [person for person in children if str(person.public_id) == child]
+    person = children[0] if len(children) == 1 else None
+    code_hash = crypto.keyed_hash(code, purpose=CODE_PURPOSE)
+    candidate = ProvisionalCode.objects.filter(code_hash=code_hash).first()
+    if person is None or candidate is None or candidate.person_id != person.pk:
+        _record_failure(nir, client)
+        _check_not_locked(nir, client)
+        raise IdentificationError("generic", CHILD_FAILURE)
+    space = Space.objects.filter(person=person).first()
+    if space is None or space.state == State.PURGED:
+        raise IdentificationError("generic", CHILD_FAILURE)
+    _code_usable(candidate)
     ratelimit.reset(_nir_key(nir))
     return Identified(person=person, code=candidate, space=space)
+
+
+def child_space_activate(*, identified: Identified, actor: str, client: str = "") -> Space:
+    """A representative activates the minor's space (no login of its own: the child's profile
+    is managed from the representative's account). In the caller's transaction."""
+    current = _load(identified)
+    _use_code(current.code)
+    if current.space.state == State.ACTIVE:  # created automatically meanwhile
+        return current.space
+    return _transition(
+        current.space,
+        State.ACTIVE,
+        actor=actor,
+        reason="activation par un representant legal",
+        client=client,
+        sources=(State.PENDING, State.OPPOSED, State.CLOSED),
+        activated_at=clock.now(),
+        activated_automatically=False,
+        closed_at=None,
+        archive_until=None,
+        deletion_requested_at=None,
+        deletion_due_at=None,
+    )
 
 
 def _use_code(code: ProvisionalCode) -> None:
@@ -644,10 +772,11 @@ def space_activate(*, identified: Identified, credentials: Credentials, client: 
     return user
 
 
-def space_oppose(*, identified: Identified, client: str = "") -> Space:
-    """Oppose: a pending space becomes opposed; an auto-created one without login is closed."""
+def space_oppose(*, identified: Identified, client: str = "", actor: str = "") -> Space:
+    """Oppose: a pending space becomes opposed; an auto-created one without login is closed.
+    `actor`: a legal representative opposing for a minor (else the person)."""
     person = identified.person
-    actor = f"usager:{person.public_id}"
+    actor = actor or f"usager:{person.public_id}"
     with transaction.atomic():
         current = _load(identified)
         if current.space.state in (State.OPPOSED, State.CLOSED):

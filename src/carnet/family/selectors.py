@@ -1,0 +1,37 @@
+"""Reads of linked profiles, always from the account's side: the profiles it may act for."""
+
+from django.db.models import Q
+
+from carnet.core import clock
+from carnet.enrollment.models import Space
+
+from .models import Link
+
+
+def _open_links(user):
+    today = clock.today()
+    return Link.objects.filter(
+        Q(until__isnull=True) | Q(until__gte=today), user=user, ended_at__isnull=True
+    ).filter(space__state=Space.State.ACTIVE)
+
+
+def linked_profiles(user) -> list[Link]:
+    """The open links of the account to active spaces, with each space and its person."""
+    if not user.is_authenticated:
+        return []
+    return list(
+        _open_links(user).select_related("space__person").order_by("space__person__birth_date")
+    )
+
+
+def link_for(user, space_public_id) -> Link | None:
+    """The open link of the account to this space, or None: what every request acting for a
+    linked profile checks again (a revoked link ends access at the next request)."""
+    if not user.is_authenticated:
+        return None
+    return (
+        _open_links(user)
+        .select_related("space__person")
+        .filter(space__public_id=space_public_id)
+        .first()
+    )

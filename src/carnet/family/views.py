@@ -1,0 +1,144 @@
+"""Linked profiles: the list and switcher, and attaching a child's profile (two steps)."""
+
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from carnet.core import clock
+from carnet.core.http import client_address
+from carnet.enrollment import services as enrollment
+from carnet.enrollment.models import ProvisionalCode, Space
+from carnet.registry.models import InsuredPerson
+
+from . import selectors, services
+from .forms import ChildDecisionForm, ChildIdentifyForm
+
+CHILD_KEY = "carnet_child_identified"  # the session's identification, between the two steps
+
+
+@never_cache
+@require_safe
+def index(request):
+    acting = getattr(request.user, "acting_link", None)
+    return render(
+        request,
+        "family/index.html",
+        {"links": selectors.linked_profiles(request.user), "acting": acting},
+    )
+
+
+@require_POST
+def switch(request):
+    """The profile switcher: act for a linked profile, or for oneself ("moi")."""
+    chosen = request.POST.get("profil", "")
+    if chosen == "moi":
+        services.acting_profile_set(request.session, None)
+        messages.success(request, "Vous agissez pour votre propre profil.")
+        return redirect("core:home")
+    try:
+        link = selectors.link_for(request.user, chosen)
+    except Exception:  # noqa: BLE001 (not a valid id: as unknown)
+        link = None
+    if link is None:
+        raise Http404
+    services.acting_profile_set(request.session, link)
+    messages.success(request, f"Vous agissez pour le profil de {link.space.person.first_name}.")
+    return redirect("core:home")
+
+
+def _identified(request) -> enrollment.Identified | None:
+    """The identification of step 1, re-read from the database (a code still usable)."""
+    state = request.session.get(CHILD_KEY) or {}
+    code = ProvisionalCode.objects.filter(
+        pk=state.get("code_id"),
+        used_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=clock.now(),
+    ).first()
+    if code is None:
+        return None
+    space = Space.objects.filter(person_id=code.person_id).first()
+    if space is None:
+        return None
+    person = InsuredPerson.objects.get(pk=code.person_id)
+    return enrollment.Identified(person=person, code=code, space=space)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def add(request):
+    """Step 1: the child's code, NIR (the child's or the card's) and birth date."""
+    guardian = request.user.person
+    failure, children = None, []
+    if request.method == "POST":
+        form = ChildIdentifyForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                identified = enrollment.child_identification_check(
+                    guardian=guardian,
+                    code=data["code"],
+                    nir=data["nir"],
+                    birth_date=data["birth_date"],
+                    child=data["child"],
+                    client=client_address(request),
+                )
+            except enrollment.ChildChoiceNeeded as choice:
+                children = choice.children
+            except enrollment.IdentificationError as exc:
+                failure = exc
+                form = ChildIdentifyForm(
+                    initial={"nir": data["nir"], "birth_date": data["birth_date"]}
+                )
+            else:
+                request.session[CHILD_KEY] = {"code_id": identified.code.pk}
+                return redirect("family:decide")
+    else:
+        form = ChildIdentifyForm()
+    return render(
+        request, "family/add.html", {"form": form, "failure": failure, "children": children}
+    )
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def decide(request):
+    """Step 2: "Je certifie être le représentant légal de …", then activate or oppose."""
+    identified = _identified(request)
+    if identified is None:
+        messages.error(request, "Votre saisie a expiré : recommencez.")
+        return redirect("family:add")
+    first_name = identified.person.first_name
+    if request.method == "POST":
+        form = ChildDecisionForm(request.POST, first_name=first_name)
+        if form.is_valid():
+            try:
+                link = services.child_attach(
+                    user=request.user,
+                    identified=identified,
+                    decision=form.cleaned_data["decision"],
+                    certified=form.cleaned_data["certified"],
+                    client=client_address(request),
+                )
+            except (services.FamilyError, enrollment.TransitionError) as exc:
+                form.add_error(None, str(exc))
+            else:
+                request.session.pop(CHILD_KEY, None)
+                if link is None:
+                    messages.success(
+                        request,
+                        f"Votre opposition à la création de l'espace de {first_name} est "
+                        "enregistrée.",
+                    )
+                    return redirect("family:index")
+                messages.success(request, f"Le profil de {first_name} est rattaché à votre compte.")
+                return redirect("family:index")
+    else:
+        form = ChildDecisionForm(first_name=first_name)
+    return render(
+        request,
+        "family/decide.html",
+        {"form": form, "child": identified.person, "space": identified.space},
+    )
