@@ -159,3 +159,44 @@ def test_a_session_child_past_the_callers_timeout_is_let_go_its_late_report_neve
     time.sleep(1)  # the child has finished and written its report meanwhile
     report = session.check({**header, "name": "Note.txt"}, b"Normal\n", timeout=10)
     assert json.loads(report)["media_type"].startswith("text/plain")
+
+
+def _cpu_limit(pid: int) -> tuple[str, str]:
+    with open(f"/proc/{pid}/limits") as limits:
+        for line in limits:
+            if line.startswith("Max cpu time"):
+                return tuple(line.split()[3:5])
+    raise AssertionError("no cpu line")
+
+
+def test_a_childs_cpu_over_its_life_is_bounded_by_the_jobs_it_may_be_given(settings, session):
+    settings.CARNET = {**settings.CARNET, "FILE_CHECK_CPU_SECONDS": 2}
+    session.max_jobs = 3
+    file_check_isolated("Note.txt", b"Normal\n", session)
+    [child] = checker.checker_children()
+    assert _cpu_limit(child) == ("6", "7")  # 3 jobs of 2 s; SIGKILL a second later
+    lone = checker.CheckerSession(max_jobs=1)  # what a lone check asks: one job's worth
+    try:
+        file_check_isolated("Note.txt", b"Normal\n", lone)
+        [other] = [pid for pid in checker.checker_children() if pid != child]
+        assert _cpu_limit(other) == ("2", "3")
+    finally:
+        lone.close()
+
+
+def test_checks_work_with_socket_numbers_past_1023(session):
+    """The gateway holds a checker socket per connection: numbers past select()'s 1023."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("this machine allows fewer than 1 200 open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        assert file_check_isolated("cr.pdf", pdf_bytes(), session).media_type == "application/pdf"
+        assert file_check_isolated("cr.pdf", pdf_bytes()).media_type == "application/pdf"
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -463,10 +463,11 @@ def test_the_list_costs_the_same_queries_whatever_its_size(alice_client, alice):
 
 
 def test_the_list_query_count_is_known(alice_client, alice, django_assert_num_queries):
-    """Ten, whatever the number of rows: the session, the user, the space, the count, the
-    person named in the page header, the slice, the withheld documents waiting ("un document
-    vous attend"), and the session's sliding expiry (a savepoint, an update, its release)."""
+    """Eleven, whatever the number of rows: the session, the user, the space, the count, the
+    person named in the page header, the linked profiles of the header's switcher, the slice,
+    the withheld documents waiting ("un document vous attend"), and the session's sliding
+    expiry (a savepoint, an update, its release)."""
     bulk_documents(alice, 60)
     alice_client.get("/documents/")
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         alice_client.get("/documents/?page=3&tri=nom")

@@ -633,6 +633,40 @@ def test_after_a_hostile_mail_the_next_of_the_session_is_read_by_a_new_child(set
         session.close()
 
 
+def test_a_sessions_child_leaves_images_to_a_child_of_their_own(settings):
+    """Pillow's native decoders never run in a child that reads several mails in turn."""
+    import json
+
+    from carnet.documents.checker import CHECK_SETTINGS, CheckerSession
+    from carnet.messaging import mime
+    from tests.documents.conftest import image_bytes
+
+    message = EmailMessage()
+    message["Subject"] = "Radio et compte rendu"
+    message.set_content("Ci-joint.")
+    message.add_attachment(image_bytes(), maintype="image", subtype="png", filename="radio.png")
+    message.add_attachment(pdf_bytes(), maintype="application", subtype="pdf", filename="cr.pdf")
+    header = {
+        "subject_max": 200,
+        "body_max": 20_000,
+        "settings": {key: settings.CARNET[key] for key in (*CHECK_SETTINGS, *mime.CHECK_SETTINGS)},
+    }
+    for apart, png_kind in ((True, ""), (False, "image/png")):
+        report = mime.mail_check_job({**header, "images_apart": apart}, message.as_bytes())
+        described = json.loads(report.partition(b"\n")[0])
+        kinds = {name: kind for name, _, kind, _ in described["files"]}
+        assert kinds == {"radio.png": png_kind, "cr.pdf": "application/pdf"}
+    session = CheckerSession()
+    try:
+        parsed = gs.mail_parse(message.as_bytes(), session)  # the image checked apart
+    finally:
+        session.close()
+    assert [(f.filename, f.media_type) for f in parsed.files] == [
+        ("radio.png", "image/png"),
+        ("cr.pdf", "application/pdf"),
+    ]
+
+
 def test_attachments_past_the_count_are_refused_unchecked_and_past_twice_only_counted():
     message = EmailMessage()
     message["Subject"] = "Trop de pièces"

@@ -23,7 +23,12 @@ def reference(stream: bytes, *, size_limit: int, line_limit: int):
             break
         lines.append(line)
     rest = stream[position:]
-    if sum(map(len, lines)) > size_limit:
+    if sum(map(len, lines)) > size_limit:  # the limit passed first gives the refusal
+        offset = 0
+        for line in lines:
+            if len(line) > line_limit and offset + line_limit < size_limit:
+                return "too_long", b"", rest
+            offset += len(line)
         return "too_much", b"", rest
     if any(len(line) > line_limit for line in lines):
         return "too_long", b"", rest
@@ -84,3 +89,14 @@ def test_a_line_is_too_long_from_one_byte_past_the_limit_crlf_included():
         got = asyncio.run(read_in_blocks(stream, [], size_limit=5000, line_limit=1001, limit=1001))
         assert got[0] == state
         assert got == reference(stream, size_limit=5000, line_limit=1001)
+
+
+def test_data_past_both_limits_gets_the_refusal_of_the_one_passed_first():
+    long_line = b"x" * 1200 + b"\r\n"
+    much = b"y" * 70 + b"\r\n"
+    first_long = long_line + much * 100 + TAIL
+    got = asyncio.run(read_in_blocks(first_long, [], size_limit=3000, line_limit=1001, limit=1001))
+    assert got == ("too_long", b"", b"QUIT\r\n")
+    first_much = much * 50 + long_line + TAIL
+    got = asyncio.run(read_in_blocks(first_much, [], size_limit=3000, line_limit=1001, limit=1001))
+    assert got == ("too_much", b"", b"QUIT\r\n")

@@ -55,7 +55,7 @@ STARTED = b"+"  # a child's first byte: it runs (else the checker could not fork
 CONTROL_TIMEOUT = 5.0  # seconds to hand a check over to the checker
 KEPT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 IDLE_SECONDS = 900  # a child left waiting for a job this long leaves
-LIFE_JOBS_MAX = 1000  # a child's CPU over its life: at most this many jobs at their bound
+LIFE_JOBS_MAX = 1000  # a child's jobs, at most, whatever a caller asks
 
 
 class CheckerUnavailable(OSError):
@@ -139,13 +139,16 @@ class _Client:
         return ours
 
 
-def _job(sock: socket.socket, header: dict, data: bytes, deadline: float) -> bytes | None:
+def _job(
+    sock: socket.socket, header: dict, data: bytes, deadline: float, *, jobs: int = 1
+) -> bytes | None:
     """One job on a child's socket: its report (empty: the child was stopped by its bounds or
     crashed during the job), or None past the deadline. _Gone if the child never took the job
-    (it had ended before, or no child was forked)."""
+    (it had ended before, or no child was forked). `jobs`: how many the child may be given in
+    all (its CPU over its whole life is bounded by that many jobs' worth)."""
     sock.settimeout(max(deadline - time.monotonic(), 0.001))
     try:
-        sock.sendall(json.dumps({**header, "size": len(data)}).encode() + b"\n")
+        sock.sendall(json.dumps({**header, "size": len(data), "jobs": jobs}).encode() + b"\n")
         sock.sendall(data)
     except TimeoutError:
         return None
@@ -166,29 +169,38 @@ class _Gone(Exception):
     """The child was not there to take the job."""
 
 
+SIZE_LINE_MAX = 24  # "+", then the report's size in digits and a newline
+
+
 def _read_report(sock: socket.socket, deadline: float) -> bytes | None:
     """What the child writes for one job: "+", the report's size on a line, the report; read
-    until it is whole, or end of file, or None past the deadline."""
-    chunks, size = [], 0
+    until it is whole, or end of file, or None past the deadline. (poll, not select: the
+    gateway's sockets may be numbered past 1023.)"""
+    chunks, received, expected = [], 0, None
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
     sock.setblocking(False)
     try:
         while (left := deadline - time.monotonic()) > 0:
-            ready, _, _ = select.select([sock], [], [], left)
-            if not ready:
+            if not poller.poll(max(left * 1000, 1)):
                 continue
             try:
-                chunk = sock.recv(65536)
+                chunk = sock.recv(1 << 20)
+            except BlockingIOError:
+                continue
             except ConnectionResetError:
                 chunk = b""
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
-            size += len(chunk)
-            received = b"".join(chunks) if len(chunks) > 1 else chunk
-            chunks = [received]
-            head, newline, _ = received[len(STARTED) :].partition(b"\n")
-            if newline and head.isdigit() and size >= len(STARTED) + len(head) + 1 + int(head):
-                return received
+            received += len(chunk)
+            if expected is None:  # the size line, read once from the first bytes
+                head = b"".join(chunks)[: len(STARTED) + SIZE_LINE_MAX]
+                size, newline, _ = head[len(STARTED) :].partition(b"\n")
+                if newline and size.isdigit():
+                    expected = len(STARTED) + len(size) + 1 + int(size)
+            if expected is not None and received >= expected:
+                return b"".join(chunks)
         return None
     finally:
         sock.setblocking(True)
@@ -199,11 +211,11 @@ class CheckerSession:
 
     A child costs more to start than most checks (a fork and its copy-on-write faults: about
     10 ms of CPU here). The SMTP gateway keeps one per connection: everything that child
-    reads comes from the same authenticated professional, so a hostile attachment that took
-    it over would see only what that sender sends next, which they hold already. Each job is
-    bounded as a lone check is (CPU, wall time; memory for the child's life); a child stopped
-    by its bounds, or past the timeout, is never given another job; after `max_jobs` jobs the
-    next one goes to a new child. Not for several threads at once."""
+    reads comes from the same authenticated professional. Each job is bounded as a lone check
+    is (CPU, wall time; memory, and CPU for the child's whole life); a child stopped by its
+    bounds, past the timeout, or whose job failed in any way is never given another job; after
+    `max_jobs` jobs the next one goes to a new child. Not for several threads at once; `close`
+    may come from another thread."""
 
     def __init__(self, max_jobs: int = 100):
         self.max_jobs = max_jobs
@@ -215,11 +227,10 @@ class CheckerSession:
     def check(self, header: dict, data: bytes, timeout: float) -> bytes | None:
         """As `check`: the report, b"" if the child was stopped, None past the timeout."""
         with self._lock:
-            try:
-                return self._check(header, data, timeout)
-            finally:
-                if self._closing:  # closed while the job ran
-                    self._close()
+            report = self._check(header, data, timeout)
+        if self._closing:  # closed while the job ran (close() found the lock taken)
+            self.close()
+        return report
 
     def _check(self, header: dict, data: bytes, timeout: float) -> bytes | None:
         deadline = time.monotonic() + timeout
@@ -229,12 +240,15 @@ class CheckerSession:
                 self._close()
                 self._sock = _client.connect()
             try:
-                report = _job(self._sock, header, data, deadline)
+                report = _job(self._sock, header, data, deadline, jobs=self.max_jobs)
             except _Gone:
                 self._close()
                 if fresh or attempt == 2:
                     raise CheckerUnavailable("the file checker started no child") from None
                 continue  # the idle child had ended (its owner's connection lasted long)
+            except BaseException:  # whatever failed, its report may still come: let it go
+                self._close()
+                raise
             self._jobs += 1
             if not report:  # stopped by its bounds, or timed out: not reused
                 self._close()
@@ -373,7 +387,7 @@ def _child(fd: int, settings) -> None:
             if len(data) != size:
                 break
             if not bounded:  # memory, and CPU over the child's whole life
-                _bound(header["cpu"], header["memory"])
+                _bound(header["cpu"], header["memory"], jobs=int(header.get("jobs", 1)))
                 bounded = True
             settings.CARNET = header["settings"]
             job = JOBS[header.get("job", "file")]
@@ -412,10 +426,12 @@ def _mail_job(header: dict, data: bytes) -> bytes:
 JOBS = {"file": _file_job, "mail": _mail_job}
 
 
-def _bound(cpu_seconds: int, memory_bytes: int) -> None:
-    # Each job is bounded by its CPU timer; the child's whole life too, by the kernel: past
-    # the soft limit it sends SIGXCPU (which ends the process), SIGKILL a second later.
-    life = int(cpu_seconds) * LIFE_JOBS_MAX
+def _bound(cpu_seconds: int, memory_bytes: int, *, jobs: int = 1) -> None:
+    # Each job is bounded by its CPU timer; the child's whole life too, by the kernel (a timer
+    # that code taken over could stop): as many jobs' worth as it may be given, one for a lone
+    # check. Past the soft limit the kernel sends SIGXCPU (which ends the process), SIGKILL a
+    # second later.
+    life = int(cpu_seconds) * min(max(jobs, 1), LIFE_JOBS_MAX)
     _lower_limit(resource.RLIMIT_CPU, life, life + 1)
     # The memory budget counts from the checker's own size (small: a few tens of Mio).
     with open("/proc/self/statm") as statm:

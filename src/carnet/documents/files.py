@@ -127,6 +127,13 @@ def extension_of(name: str) -> str:
     return "" if any(c.isspace() for c in extension) else extension
 
 
+def native_decoder(name: str) -> bool:
+    """Would `file_check` hand this file to native code (Pillow's image decoders)? By its
+    name: a file whose content is not what its name says is refused before any decoding."""
+    kind = KINDS.get(extension_of(name))
+    return kind is not None and kind[0] in PILLOW_FORMATS
+
+
 def file_check(name: str, data: bytes) -> CheckedFile:
     limit = settings.CARNET["DOCUMENT_MAX_BYTES"]
     if len(data) > limit:

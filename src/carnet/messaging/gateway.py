@@ -24,7 +24,7 @@ import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import MISSING, SMTP, AuthResult
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, syntax
 from django.conf import settings
 from django.db import connections
 
@@ -176,7 +176,7 @@ class Gateway:
                 content=envelope.original_content,
                 client=f"smtp:{session.peer[0]}",
                 spaces=getattr(envelope, "carnet_spaces", {}),
-                session=session.carnet_checker,
+                session=getattr(session, "carnet_checker", None),
             )
         except gs.DeliveryRefused as exc:
             return smtp_reply("550", exc.status, str(exc))
@@ -194,7 +194,7 @@ class Gateway:
 DATA_END = b".\r\n"  # ends the data when it starts a line (RFC 5321 § 4.1.1.4)
 
 
-async def data_read(reader: asyncio.StreamReader, *, size_limit: int, line_limit: int):
+async def data_read(reader: asyncio.StreamReader, *, size_limit: float, line_limit: int):
     """The data of a DATA command, read up to its end as aiosmtpd does, but in blocks.
 
     aiosmtpd awaits the stream once per line: about 1 800 times for a 100 KB attachment in
@@ -203,10 +203,11 @@ async def data_read(reader: asyncio.StreamReader, *, size_limit: int, line_limit
     with their CRLF, the end line not included, the leading dot of a line removed (§ 4.5.2);
     ("too_much", b"") past `size_limit` bytes and ("too_long", b"") for a line longer than
     `line_limit` bytes (CRLF included), both after the data was read to its end (§ 4.2.5), and
-    nothing more kept once past the limit. Returns (state, content): state "ok", "too_much" or
-    "too_long"."""
+    nothing kept once past the size limit. Data past both limits gets the refusal of the one
+    it passed first. Returns (state, content): state "ok", "too_much" or "too_long"."""
     kept: list[bytes] = []
     size = 0
+    refusal = None
     before = b"\r\n"  # the last bytes read: the DATA line ended with a CRLF
     while True:
         try:
@@ -215,19 +216,24 @@ async def data_read(reader: asyncio.StreamReader, *, size_limit: int, line_limit
         except asyncio.LimitOverrunError as exc:  # a block longer than the stream's limit
             block = await reader.readexactly(exc.consumed)
             found = False
-        ended = found and (before + block[:-3])[-2:] == b"\r\n"
+        ended = found and (before[-2:] + block[:-3])[-2:] == b"\r\n"
         if ended:
             block = block[:-3]
         size += len(block)
-        if size <= size_limit:
+        if refusal is None and size > size_limit:  # passed now: which limit first?
+            data = b"".join([*kept, block])
+            too_long = _line_too_long_before(data, int(size_limit), line_limit)
+            refusal = "too_long" if too_long else "too_much"
+        if refusal is None:
             kept.append(block)
         else:
             kept.clear()
-        before = (before + block)[-2:] if not ended else before
-        if ended:
+        if not ended:
+            before = block[-2:] if len(block) >= 2 else before[-1:] + block
+        else:
             break
-    if size > size_limit:
-        return "too_much", b""
+    if refusal is not None:
+        return refusal, b""
     content = b"".join(kept)
     if content and max(map(len, content.split(b"\r\n"))) + 2 > line_limit:
         return "too_long", b""
@@ -237,11 +243,28 @@ async def data_read(reader: asyncio.StreamReader, *, size_limit: int, line_limit
     return "ok", content.replace(b"\r\n.", b"\r\n")
 
 
+def _line_too_long_before(data: bytes, end: int, line_limit: int) -> bool:
+    """Does a line of `data` pass `line_limit` bytes (CRLF included) before offset `end`?"""
+    start = 0
+    while start < end:
+        newline = data.find(b"\r\n", start)
+        line_end = len(data) if newline < 0 else newline + 2
+        if line_end - start > line_limit and start + line_limit < end:
+            return True
+        if newline < 0:
+            return False
+        start = newline + 2
+    return False
+
+
 class GatewaySMTP(SMTP):
     """aiosmtpd's protocol, its DATA read in blocks (`data_read`); each connection has its
     own child of the checker for the mails of its professional (`checker.CheckerSession`)."""
 
     def _create_session(self):
+        previous = getattr(self, "session", None)  # STARTTLS starts a new session
+        if previous is not None:
+            previous.carnet_checker.close()
         session = super()._create_session()
         session.carnet_checker = CheckerSession(settings.SMTPD_CHECKS_PER_CHILD)
         return session
@@ -252,6 +275,7 @@ class GatewaySMTP(SMTP):
             session.carnet_checker.close()  # its child leaves
         super().connection_lost(error)
 
+    @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:  # noqa: N802 (aiosmtpd API)
         if self._decode_data:  # the gateway reads bytes; anything else as aiosmtpd does
             return await super().smtp_DATA(arg)

@@ -188,6 +188,7 @@ def _read_in_child(content: bytes, *, check: bool, session=None):
         "timeout": limits["FILE_CHECK_TIMEOUT_SECONDS"],
         "subject_max": SUBJECT_MAX,
         "body_max": BODY_MAX,
+        "images_apart": session is not None,
         "settings": {key: limits[key] for key in (*checker.CHECK_SETTINGS, *mime.CHECK_SETTINGS)},
     }
     report = (session or checker).check(header, content, limits["FILE_CHECK_TIMEOUT_SECONDS"])
@@ -203,7 +204,8 @@ def mail_parse(content: bytes, session=None) -> Parsed:
     child of its own. A child stopped by its bounds (a hostile attachment, most likely): the
     mail is read again in a new child without the checks, and each attachment checked in a
     child of its own — the hostile one is refused alone, the others kept. A mail whose mere
-    reading is stopped is refused."""
+    reading is stopped is refused. A session's child leaves images unchecked (see
+    `mime.mail_check_job`): each is checked in a child of its own too."""
     from carnet.documents.files import FileRefused, file_check_isolated
 
     try:
@@ -213,14 +215,17 @@ def mail_parse(content: bytes, session=None) -> Parsed:
             reading = _read_in_child(content, check=False)
             if reading is None:
                 raise DeliveryRefused("Ce message est trop complexe pour être lu.", status="5.6.0")
-            unchecked, reading.files = reading.files, []
-            for name, data, _, _ in unchecked:
-                try:
-                    checked = file_check_isolated(name, data)
-                except FileRefused as exc:
-                    reading.refused.append((name, str(exc)))
-                else:
-                    reading.files.append((name, data, checked.media_type, checked.extension))
+        files, reading.files = reading.files, []
+        for name, data, kind, extension in files:
+            if kind:  # checked in the mail's child
+                reading.files.append((name, data, kind, extension))
+                continue
+            try:
+                checked = file_check_isolated(name, data)
+            except FileRefused as exc:
+                reading.refused.append((name, str(exc)))
+            else:
+                reading.files.append((name, data, checked.media_type, checked.extension))
     except mime.MailRefused as exc:
         raise DeliveryRefused(str(exc), status=exc.status) from exc
     return Parsed(

@@ -191,9 +191,9 @@ def _filename(part: MimeMessage) -> str:
 
 def mail_read(content: bytes, check, *, subject_max: int, body_max: int, limits) -> Reading:
     """The mail read. Each attachment within the message's limits (count, total size) is passed
-    to `check(name, data)` (a CheckedFile, or FileRefused with the reason); with `check` None,
-    kept unchecked (media type and extension empty). Parts past the count are refused
-    unchecked, and past twice the count only counted."""
+    to `check(name, data)` (a CheckedFile, or FileRefused with the reason; None: kept
+    unchecked); with `check` None, all kept unchecked (media type and extension empty). Parts
+    past the count are refused unchecked, and past twice the count only counted."""
     from carnet.documents.files import FileRefused, safe_file_name
 
     mail = BytesParser(policy=PARSING).parsebytes(content)
@@ -233,6 +233,9 @@ def mail_read(content: bytes, check, *, subject_max: int, body_max: int, limits)
             reading.refused.append((name, str(exc)))
             continue
         total += len(data)
+        if checked is None:  # left to the caller (see `mail_check_job`)
+            reading.files.append((name, data, "", ""))
+            continue
         reading.files.append((name, data, checked.media_type, checked.extension))
     if ignored:
         reading.refused.append(
@@ -249,12 +252,20 @@ def mail_check_job(header: dict, content: bytes) -> bytes:
     checked in the same child): one line of JSON, then the kept files' bytes one after the
     other. A mail the reader fails on is refused (never a temporary error, which the sender
     would retry for days)."""
-    from carnet.documents.files import file_check
+    from carnet.documents.files import file_check, native_decoder
+
+    check = file_check if header.get("check", True) else None
+    if check is not None and header.get("images_apart"):
+        # A child that reads several senders' mails in turn (a session) leaves the files that
+        # native code would decode (images, Pillow) unchecked: each is checked in a child of
+        # its own, which nothing else will ever pass through.
+        def check(name, data):
+            return None if native_decoder(name) else file_check(name, data)
 
     try:
         reading = mail_read(
             content,
-            file_check if header.get("check", True) else None,
+            check,
             subject_max=header["subject_max"],
             body_max=header["body_max"],
             limits=header["settings"],
