@@ -378,6 +378,12 @@ CARNET = {
     "MESSAGE_RELAY_MAX_ATTEMPTS": 8,
     "MESSAGE_RELAY_RETRY_DELAY": timedelta(minutes=5),
     "MESSAGE_RELAY_RETRY_MAX": timedelta(hours=6),
+    # Linked profiles: an invitation to share a minor's management is valid this long; at most
+    # this many legal representatives per minor.
+    "FAMILY_INVITATION_VALIDITY": timedelta(days=30),
+    "FAMILY_MAX_LEGAL_REPRESENTATIVES": 2,
+    # The coming-of-age notice goes this long before the 18th birthday.
+    "FAMILY_MAJORITY_NOTICE_BEFORE": timedelta(days=30),
     "WORKER_TICK_INTERVAL_SECONDS": 60,
 }
 

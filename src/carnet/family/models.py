@@ -41,3 +41,47 @@ class Link(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} ({self.public_id})"
+
+
+class Invitation(models.Model):
+    """The managing representative invites another account (the other parent, a guardian) to
+    share the management of a minor's space; it expires after FAMILY_INVITATION_VALIDITY."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    space = models.ForeignKey(
+        "enrollment.Space", on_delete=models.PROTECT, related_name="family_invitations"
+    )
+    invited_by = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="family_invitations_sent"
+    )
+    invitee = models.ForeignKey(
+        "accounts.User", on_delete=models.PROTECT, related_name="family_invitations"
+    )
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    answered_at = models.DateTimeField(null=True, blank=True)
+    accepted = models.BooleanField(null=True)  # None until answered
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["invitee", "answered_at"])]
+
+
+class MajorityNotice(models.Model):
+    """What the coming-of-age sweep did for a space, once each: the notice a month before the
+    18th birthday, and the birthday itself (links ended, the young adult's code issued)."""
+
+    class Kind(models.TextChoices):
+        MONTH_BEFORE = "un_mois_avant", "Un mois avant la majorité"
+        BIRTHDAY = "majorite", "Majorité"
+
+    space = models.ForeignKey(
+        "enrollment.Space", on_delete=models.PROTECT, related_name="majority_notices"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    done_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["space", "kind"], name="family_majority_once")
+        ]
