@@ -75,3 +75,26 @@ class ChildDecisionForm(CarnetForm):
         if first_name:
             label = f"Je certifie être le représentant légal de {first_name}"
             self.fields["certified"].label = label
+
+
+class InviteForm(CarnetForm):
+    nir = forms.CharField(
+        label="Numéro de sécurité sociale de l'autre représentant légal",
+        help_text=(
+            "15 caractères ; les espaces sont acceptés. Cette personne doit avoir activé son "
+            "propre espace santé."
+        ),
+        max_length=25,
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        error_messages={"required": "Saisissez son numéro de sécurité sociale."},
+    )
+
+    def clean_nir(self):
+        return parse_nir(self.cleaned_data["nir"])
+
+
+class LeaveForm(CarnetForm):
+    confirmed = forms.BooleanField(
+        label="Je confirme que je ne gérerai plus ce profil",
+        error_messages={"required": "Cochez la case pour confirmer."},
+    )

@@ -66,6 +66,9 @@ class Invitation(models.Model):
     class Meta:
         indexes = [models.Index(fields=["invitee", "answered_at"])]
 
+    def __str__(self) -> str:
+        return f"Invitation ({self.public_id})"
+
 
 class MajorityNotice(models.Model):
     """What the coming-of-age sweep did for a space, once each: the notice a month before the
@@ -85,3 +88,6 @@ class MajorityNotice(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["space", "kind"], name="family_majority_once")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.space_id})"

@@ -35,3 +35,15 @@ def link_for(user, space_public_id) -> Link | None:
         .filter(space__public_id=space_public_id)
         .first()
     )
+
+
+def own_open_link(user, public_id) -> Link | None:
+    """The account's own open link by its id (None for anyone else's, or an ended one)."""
+    try:
+        return (
+            Link.objects.select_related("space__person")
+            .filter(public_id=public_id, user=user, ended_at__isnull=True)
+            .first()
+        )
+    except ValueError:  # not a valid id
+        return None

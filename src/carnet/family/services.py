@@ -2,13 +2,14 @@
 it (the profile switcher). Every change is audited with the representative as the actor, in
 the child's trail."""
 
+from django.conf import settings
 from django.db import transaction
 
 from carnet.audit.services import Entry, events_record
 from carnet.core import clock
 from carnet.enrollment import services as enrollment
 
-from .models import Link
+from .models import Invitation, Link
 
 ACTING_KEY = "carnet_acting_profile"  # the session's selected linked profile (a space id)
 
@@ -17,14 +18,14 @@ class FamilyError(Exception):
     """A refusal, its message in French for the person."""
 
 
-def _audit(user, space, action: str, link: Link, *, client: str = "", **detail) -> None:
+def _audit(user, space, action: str, link, *, client: str = "", **detail) -> None:
     events_record(
         [
             Entry(
                 actor=user.actor,
                 action=action,
                 space_id=space.public_id,
-                object_type="link",
+                object_type=link.__class__.__name__.lower(),
                 object_id=str(link.public_id),
                 detail=detail,
                 client=client,
@@ -71,3 +72,156 @@ def acting_profile_set(session, link: Link | None) -> None:
         session.pop(ACTING_KEY, None)
     else:
         session[ACTING_KEY] = str(link.space.public_id)
+
+
+# --- The second legal representative ---------------------------------------------------------
+
+
+def _representatives(space) -> int:
+    """Open legal representatives' links, and invitations still waiting for an answer."""
+    now = clock.now()
+    links = Link.objects.filter(
+        space=space, kind=Link.Kind.LEGAL_REPRESENTATIVE, ended_at__isnull=True
+    ).count()
+    waiting = Invitation.objects.filter(
+        space=space, answered_at__isnull=True, cancelled_at__isnull=True, expires_at__gt=now
+    ).count()
+    return links + waiting
+
+
+def invitation_validity_days() -> int:
+    return settings.CARNET["FAMILY_INVITATION_VALIDITY"].days
+
+
+def _limit_message() -> str:
+    most = settings.CARNET["FAMILY_MAX_LEGAL_REPRESENTATIVES"]
+    return f"Un enfant a au plus {most} représentants légaux dans son espace santé."
+
+
+def representative_invite(*, user, link: Link, nir: str, client: str = "") -> Invitation:
+    """The managing representative (`link`, theirs) invites another account, found by its
+    holder's social security number, to share the management of the minor's space. The
+    invitee must have an active account; told by a notice without health content."""
+    from carnet.accounts.models import User
+    from carnet.accounts.services import notify
+
+    if link.user_id != user.pk or link.kind != Link.Kind.LEGAL_REPRESENTATIVE or link.ended_at:
+        raise FamilyError("Seul un représentant légal de l'enfant peut inviter.")
+    space = link.space
+    invitee = (
+        User.objects.filter(person__nir=nir, kind=User.Kind.PATIENT, is_active=True)
+        .select_related("person")
+        .first()
+    )
+    if invitee is None:
+        raise FamilyError(
+            "Cette personne n'a pas de compte actif : elle doit d'abord activer son propre "
+            "espace santé."
+        )
+    if invitee.pk == user.pk or invitee.person_id == space.person_id:
+        raise FamilyError("Indiquez le numéro de sécurité sociale de l'autre représentant légal.")
+    now = clock.now()
+    with transaction.atomic():
+        if Link.objects.filter(space=space, user=invitee, ended_at__isnull=True).exists():
+            raise FamilyError("Cette personne gère déjà ce profil.")
+        if Invitation.objects.filter(
+            space=space,
+            invitee=invitee,
+            answered_at__isnull=True,
+            cancelled_at__isnull=True,
+            expires_at__gt=now,
+        ).exists():
+            raise FamilyError("Une invitation attend déjà la réponse de cette personne.")
+        if _representatives(space) >= settings.CARNET["FAMILY_MAX_LEGAL_REPRESENTATIVES"]:
+            raise FamilyError(_limit_message())
+        invitation = Invitation.objects.create(
+            space=space,
+            invited_by=user,
+            invitee=invitee,
+            created_at=now,
+            expires_at=now + settings.CARNET["FAMILY_INVITATION_VALIDITY"],
+        )
+        _audit(user, space, "invitation_envoyee", invitation, client=client)
+        notify(
+            invitee,
+            "invitation_representant",
+            kind="invitation_representant",
+            url=settings.SERVICE_URL,
+            expires_at=invitation.expires_at,
+            sms_text=(
+                "Carnet : une invitation à gérer l'espace santé d'un enfant vous attend. "
+                "Connectez-vous pour répondre."
+            ),
+        )
+    return invitation
+
+
+def invitations_waiting(user) -> list[Invitation]:
+    """The invitations the account may still answer."""
+    return list(
+        Invitation.objects.filter(
+            invitee=user,
+            answered_at__isnull=True,
+            cancelled_at__isnull=True,
+            expires_at__gt=clock.now(),
+        )
+        .select_related("space__person", "invited_by__person")
+        .order_by("created_at")
+    )
+
+
+def invitation_answer(*, user, public_id, accept: bool, client: str = "") -> Link | None:
+    """The invitee accepts (a legal representative's link is created) or refuses. Someone
+    else's invitation is unknown (FamilyError, as a missing one)."""
+    with transaction.atomic():
+        invitation = (
+            Invitation.objects.select_for_update()
+            .select_related("space__person")
+            .filter(public_id=public_id, invitee=user)
+            .first()
+        )
+        if invitation is None or invitation.cancelled_at is not None:
+            raise FamilyError("Cette invitation n'existe pas ou a été annulée.")
+        if invitation.answered_at is not None:
+            raise FamilyError("Vous avez déjà répondu à cette invitation.")
+        now = clock.now()
+        if invitation.expires_at <= now:
+            raise FamilyError(
+                f"Cette invitation a expiré le {clock.localdate_fr(invitation.expires_at)} : "
+                "demandez au représentant légal de vous inviter de nouveau."
+            )
+        space = invitation.space
+        link = None
+        if accept:
+            links = Link.objects.filter(
+                space=space, kind=Link.Kind.LEGAL_REPRESENTATIVE, ended_at__isnull=True
+            )
+            if links.count() >= settings.CARNET["FAMILY_MAX_LEGAL_REPRESENTATIVES"]:
+                raise FamilyError(_limit_message())
+            link = Link.objects.create(
+                space=space, user=user, kind=Link.Kind.LEGAL_REPRESENTATIVE, started_at=now
+            )
+        Invitation.objects.filter(pk=invitation.pk).update(answered_at=now, accepted=accept)
+        action = "invitation_acceptee" if accept else "invitation_refusee"
+        _audit(user, space, action, invitation, client=client)
+        if link is not None:
+            _audit(user, space, "profil_rattache", link, client=client, lien=link.kind)
+    return link
+
+
+def link_leave(*, user, link: Link, confirmed: bool, client: str = "") -> Link:
+    """A representative or caregiver ends their own link (confirmed first). Ending someone
+    else's is the operator's."""
+    if link.user_id != user.pk:
+        raise FamilyError("Vous ne pouvez retirer que votre propre rattachement.")
+    if not confirmed:
+        raise FamilyError("Confirmez que vous ne gérerez plus ce profil.")
+    now = clock.now()
+    with transaction.atomic():
+        ended = Link.objects.filter(pk=link.pk, ended_at__isnull=True).update(
+            ended_at=now, ended_reason="retrait"
+        )
+        if ended:
+            _audit(user, link.space, "lien_termine", link, client=client, motif="retrait")
+    link.ended_at = now
+    return link

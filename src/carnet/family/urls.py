@@ -8,4 +8,7 @@ urlpatterns = [
     path("choisir/", views.switch, name="switch"),
     path("ajouter/", views.add, name="add"),
     path("ajouter/decision/", views.decide, name="decide"),
+    path("<uuid:public_id>/inviter/", views.invite, name="invite"),
+    path("<uuid:public_id>/retirer/", views.leave, name="leave"),
+    path("invitations/<uuid:public_id>/", views.answer, name="answer"),
 ]

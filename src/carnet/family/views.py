@@ -13,7 +13,7 @@ from carnet.enrollment.models import ProvisionalCode, Space
 from carnet.registry.models import InsuredPerson
 
 from . import selectors, services
-from .forms import ChildDecisionForm, ChildIdentifyForm
+from .forms import ChildDecisionForm, ChildIdentifyForm, InviteForm, LeaveForm
 
 CHILD_KEY = "carnet_child_identified"  # the session's identification, between the two steps
 
@@ -25,7 +25,11 @@ def index(request):
     return render(
         request,
         "family/index.html",
-        {"links": selectors.linked_profiles(request.user), "acting": acting},
+        {
+            "links": selectors.linked_profiles(request.user),
+            "acting": acting,
+            "invitations": services.invitations_waiting(request.user),
+        },
     )
 
 
@@ -142,3 +146,80 @@ def decide(request):
         "family/decide.html",
         {"form": form, "child": identified.person, "space": identified.space},
     )
+
+
+def _own_link(request, public_id):
+    link = selectors.own_open_link(request.user, public_id)
+    if link is None:
+        raise Http404
+    return link
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invite(request, public_id):
+    """Invite the other legal representative to share the management of the child's space."""
+    link = _own_link(request, public_id)
+    if link.kind != link.Kind.LEGAL_REPRESENTATIVE:
+        raise Http404
+    if request.method == "POST":
+        form = InviteForm(request.POST)
+        if form.is_valid():
+            try:
+                services.representative_invite(
+                    user=request.user,
+                    link=link,
+                    nir=form.cleaned_data["nir"],
+                    client=client_address(request),
+                )
+            except services.FamilyError as exc:
+                form.add_error("nir", str(exc))
+            else:
+                messages.success(
+                    request,
+                    "L'invitation est envoyée. Elle expire dans "
+                    f"{services.invitation_validity_days()} jours.",
+                )
+                return redirect("family:index")
+    else:
+        form = InviteForm()
+    return render(request, "family/invite.html", {"form": form, "link": link})
+
+
+@require_POST
+def answer(request, public_id):
+    accept = request.POST.get("reponse") == "accepter"
+    try:
+        link = services.invitation_answer(
+            user=request.user, public_id=public_id, accept=accept, client=client_address(request)
+        )
+    except services.FamilyError as exc:
+        messages.error(request, str(exc))
+    else:
+        if link is not None:
+            messages.success(
+                request, f"Vous gérez maintenant le profil de {link.space.person.first_name}."
+            )
+        else:
+            messages.success(request, "Vous avez refusé l'invitation.")
+    return redirect("family:index")
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def leave(request, public_id):
+    """End one's own link to a profile, after a confirmation."""
+    link = _own_link(request, public_id)
+    if request.method == "POST":
+        form = LeaveForm(request.POST)
+        if form.is_valid():
+            services.link_leave(
+                user=request.user, link=link, confirmed=True, client=client_address(request)
+            )
+            messages.success(
+                request, f"Vous ne gérez plus le profil de {link.space.person.first_name}."
+            )
+            return redirect("family:index")
+    else:
+        form = LeaveForm()
+    return render(request, "family/leave.html", {"form": form, "link": link})
