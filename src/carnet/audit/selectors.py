@@ -161,12 +161,12 @@ def history_events(user, space, tab: str, *, since=None, until=None, kind: str =
     """The events of one tab, newest first, narrowed to a period (days, both included, in
     local time) and a kind."""
     if tab == "professionnels":
-        from carnet.documents.selectors import withheld_document_ids
+        from carnet.documents.selectors import unsaid_document_ids
 
         events = Event.objects.filter(
             space_id=space.public_id, actor__startswith=PROFESSIONAL_PREFIX
         )
-        withheld = withheld_document_ids(space.public_id)
+        withheld = unsaid_document_ids(space)
         if withheld:  # a result withheld until the announcement consultation stays unsaid
             events = events.exclude(object_type="document", object_id__in=withheld)
     elif tab == "mes-activites":
@@ -228,11 +228,12 @@ def _titles(events, space) -> dict[str, str]:
     if not ids:
         return {}
     # A withheld document's title is not shown until it is released (announcement consultation).
-    rows = (
-        Document.objects.filter(space=space, public_id__in=ids)
-        .exclude(withheld_until__gt=clock.now())
-        .values_list("public_id", "title")
+    rows = Document.objects.filter(space=space, public_id__in=ids).exclude(
+        withheld_until__gt=clock.now()
     )
+    if getattr(space, "seen_by_representative", False):  # a minor's confidential acts
+        rows = rows.exclude(confidential=True)
+    rows = rows.values_list("public_id", "title")
     return {str(public_id): title for public_id, title in rows}
 
 

@@ -86,7 +86,7 @@ def _last_accesses(space: Space, professional=None) -> dict[UUID, datetime]:
 
     The events about a result still withheld from the patient are left out, as in their history
     (access rules, 9): they would tell that a document is waiting."""
-    from carnet.documents.selectors import withheld_document_ids
+    from carnet.documents.selectors import unsaid_document_ids
 
     events = Event.objects.filter(space_id=space.public_id)
     if professional is None:
@@ -95,7 +95,7 @@ def _last_accesses(space: Space, professional=None) -> dict[UUID, datetime]:
         return {}
     else:
         events = events.filter(actor=f"{PROFESSIONAL_ACTOR}{professional.account_public_id}")
-    withheld = withheld_document_ids(space.public_id)
+    withheld = unsaid_document_ids(space)
     if withheld:
         events = events.exclude(object_type="document", object_id__in=withheld)
     found = {}

@@ -63,6 +63,9 @@ class Document(models.Model):
     author_establishment = models.CharField(max_length=150, blank=True)
     author_key = models.CharField(max_length=200)
     hidden = models.BooleanField("Masqué aux professionnels de santé", default=False)
+    # A minor's confidential act (contraception, abortion…), marked by the professional who
+    # added it: never shown to the legal representatives or anyone acting for the minor.
+    confidential = models.BooleanField("Invisible aux représentants légaux", default=False)
     pinned = models.BooleanField("Épinglé", default=False)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()

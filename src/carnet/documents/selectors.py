@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
+from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -50,6 +51,10 @@ def live_documents(space: Space, *, withheld: bool = False):
     withholds until the announcement consultation, unless `withheld` (the professionals' reads).
     """
     rows = Document.objects.filter(space=space, deleted_at__isnull=True)
+    if getattr(space, "seen_by_representative", False):
+        # A legal representative (or anyone acting for the holder) never sees a minor's
+        # confidential acts: not in the list, the search, the counts or any other read.
+        rows = rows.filter(confidential=False)
     if not withheld:
         # Released by its author or by `carnet tick` once due (withheld_until set back to
         # NULL): an IS NULL test the list's indexes serve, unlike a comparison with now.
@@ -71,6 +76,20 @@ def withheld_document_ids(space_public_id) -> list[str]:
         for public_id in Document.objects.filter(
             space__public_id=space_public_id, withheld_until__isnull=False
         ).values_list("public_id", flat=True)
+    ]
+
+
+def unsaid_document_ids(space: Space) -> list[str]:
+    """The documents whose events the space's trail, as this reader sees it, leaves out: the
+    withheld ones; and for a legal representative (the space read through a linked profile),
+    the minor's confidential ones."""
+    if not getattr(space, "seen_by_representative", False):
+        return withheld_document_ids(space.public_id)
+    return [
+        str(public_id)
+        for public_id in Document.objects.filter(space=space)
+        .filter(Q(withheld_until__isnull=False) | Q(confidential=True))
+        .values_list("public_id", flat=True)
     ]
 
 
@@ -162,9 +181,10 @@ def current_document(space: Space, category: str) -> Document | None:
 
 def deleted_documents(space: Space):
     """ "Documents supprimés": still restorable, newest deletion first."""
-    return Document.objects.filter(space=space, deleted_at__gt=restorable_since()).order_by(
-        "-deleted_at", "-id"
-    )
+    rows = Document.objects.filter(space=space, deleted_at__gt=restorable_since())
+    if getattr(space, "seen_by_representative", False):
+        rows = rows.filter(confidential=False)
+    return rows.order_by("-deleted_at", "-id")
 
 
 def deleted_document(space: Space, public_id) -> Document:

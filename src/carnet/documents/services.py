@@ -78,6 +78,7 @@ def document_add(
     document_date: date,
     hidden: bool | None = None,
     withheld: bool = False,
+    confidential: bool = False,
     client: str = "",
     basis: str = "",
 ) -> Document:
@@ -116,8 +117,11 @@ def document_add(
             created_at=now,
             updated_at=now,
             withheld_until=now + settings.CARNET["WITHHOLD_MAX"] if withheld else None,
+            confidential=confidential,
         )
         extra = {"retenu": True} if withheld else {}
+        if confidential:
+            extra["confidentiel"] = True
         if basis:
             extra["motif"] = basis
         _audit(user.actor, space, "document_ajout", doc, client, taille=doc.size, **extra)

@@ -8,6 +8,9 @@ def space_for_user(user) -> Space | None:
     on the request by `family.middleware`, checked at each request), else its own."""
     link = getattr(user, "acting_link", None)
     if link is not None:
+        # Read through a linked profile: the reads leave out what the holder's representatives
+        # may not see (a minor's confidential documents, documents.selectors).
+        link.space.seen_by_representative = True
         return link.space
     return own_space(user)
 

@@ -175,6 +175,20 @@ class ProfessionalUploadForm(UploadForm):
             "et le document lui est présenté au plus tard 1 mois après son ajout."
         ),
     )
+    confidential = forms.BooleanField(
+        label="Invisible aux représentants légaux",
+        required=False,
+        help_text=(
+            "Pour un acte que la loi permet au mineur de garder confidentiel (contraception, "
+            "interruption de grossesse…) : ses représentants légaux ne le verront jamais ; le "
+            "document reste dans son espace."
+        ),
+    )
+
+    def __init__(self, *args, minor: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not minor:  # only a minor's acts can be kept from their representatives
+            del self.fields["confidential"]
 
 
 class AppointmentForm(CarnetForm):

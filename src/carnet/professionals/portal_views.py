@@ -27,6 +27,7 @@ from carnet.documents.services import (
     document_content,
     document_release,
 )
+from carnet.enrollment.services import is_minor
 
 from . import selectors, services
 from .forms import ConsentAttestForm, EmergencyForm, PatientSearchForm, ProfessionalUploadForm
@@ -198,7 +199,9 @@ def document_add(request, space_id):
         raise Http404
     posted = request.method == "POST"
     form = ProfessionalUploadForm(
-        request.POST if posted else None, request.FILES if posted else None
+        request.POST if posted else None,
+        request.FILES if posted else None,
+        minor=is_minor(space.person),
     )
     if posted and form.is_valid():
         data = form.cleaned_data
@@ -212,6 +215,7 @@ def document_add(request, space_id):
                 category=data["category"],
                 document_date=data["document_date"],
                 withheld=data["withhold"],
+                confidential=data.get("confidential", False),
                 client=client_address(request),
             )
         except (Denied, SpaceNotWritable) as exc:  # refused, or closed meanwhile

@@ -640,6 +640,7 @@ def document_add_by_professional(
     category: str,
     document_date,
     withheld: bool = False,
+    confidential: bool = False,
     client: str = "",
 ):
     """A professional adds a document to a patient's space: decided by consent, stored and
@@ -647,11 +648,13 @@ def document_add_by_professional(
     reason consent allowed it), and the patient told that a document arrived, never which
     (invariant 7, by their preferences).
     `withheld`: kept from the patient until the announcement consultation (told later, by
-    `documents_withheld_sweep` or `document_release`).
+    `documents_withheld_sweep` or `document_release`). `confidential`: a minor's confidential
+    act, never shown to their legal representatives (only for a minor).
     Raises consent's Denied, or documents' SpaceNotWritable."""
     from carnet.consent.models import Action
     from carnet.consent.services import access
     from carnet.documents.services import NEW_DOCUMENT_SMS, document_add, owner_notify
+    from carnet.enrollment.services import is_minor
 
     with transaction.atomic():
         decision = access(
@@ -667,6 +670,7 @@ def document_add_by_professional(
             # The patient's "masquer par défaut" is about the documents they add themselves.
             hidden=False,
             withheld=withheld,
+            confidential=confidential and is_minor(space.person),
             client=client,
             basis=decision.reason,
         )
