@@ -8,6 +8,7 @@ from carnet.agenda.services import reminders_send_due
 from carnet.core.blobs import orphans_sweep
 from carnet.documents.services import documents_purge_due, documents_withheld_sweep
 from carnet.enrollment.services import spaces_auto_create, spaces_purge_due
+from carnet.family.majority import majority_sweep
 from carnet.messaging.gateway_services import replies_relay
 from carnet.messaging.services import conversations_purge_due
 from carnet.notifications.services import outbox_deliver
@@ -25,6 +26,8 @@ SWEEPS = [
     ("rappels_agenda", reminders_send_due),
     ("rappels_prevention", prevention_notices_daily),  # once a day, from 08:00
     ("relais_reponses", replies_relay),  # the patients' replies, by SMTP to the professionals
+    # Coming of age: links ended, the young adult's code; its messages leave in this tick.
+    ("majorite", majority_sweep),
     ("envoi_messages", outbox_deliver),
 ]
 
