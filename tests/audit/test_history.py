@@ -114,11 +114,11 @@ def test_professionals_tab_leaves_out_the_service_and_the_owner(alice, alice_cli
 @pytest.mark.parametrize(
     ("tab", "text"),
     [
-        ("representants", "Aucun représentant légal ne gère votre espace."),
+        ("representants", "Aucune activité pour l'instant."),
         ("services", "Aucun service connecté."),
     ],
 )
-def test_tabs_still_to_come_are_honest_empty_states(alice_client, space, doctor, tab, text):
+def test_tabs_without_rows_are_honest_empty_states(alice_client, space, doctor, tab, text):
     events_record([pro_event(space, doctor)])
     response = alice_client.get(URL, {"onglet": tab})
     html = response.content.decode()

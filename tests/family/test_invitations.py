@@ -132,3 +132,17 @@ def test_no_one_ends_another_representatives_link(client, bob, alice, alices_lin
     url = reverse("family:leave", args=[alices_link.public_id])
     assert client.post(url, {"confirmed": "on"}).status_code == 404
     assert Link.objects.get(pk=alices_link.pk).ended_at is None
+
+
+def test_the_childs_history_has_a_tab_of_what_its_representatives_did(
+    alice_client, client, alice, bob, alices_link
+):
+    invite(alice_client, alices_link, bob.person.nir)
+    client.force_login(bob)
+    answer(client, Invitation.objects.get(), "accepter")
+    space = alices_link.space
+    client.post(SWITCH, {"profil": str(space.public_id)})
+    page = client.get(reverse("historique:index"), {"onglet": "representants"}).content.decode()
+    assert "Représentants légaux et aidants" in page
+    # Alice's actions in Léa's space, named, seen by Bob; his own are in « Mes activités ».
+    assert f"{alice.person.first_name} {alice.person.last_name} (Représentant légal)" in page

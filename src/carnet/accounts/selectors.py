@@ -54,6 +54,15 @@ def activity_events(user: User, *, subject: str = ""):
 # --- The trail in French words ----------------------------------------------------------------
 
 ACTIONS = {
+    # Linked profiles (family)
+    "profil_rattache": "Rattachement du profil à un représentant légal",
+    "invitation_envoyee": "Invitation d'un second représentant légal",
+    "invitation_acceptee": "Invitation acceptée par le second représentant légal",
+    "invitation_refusee": "Invitation refusée",
+    "lien_termine": "Fin de la gestion du profil par un représentant ou un aidant",
+    "mesure_de_protection": "Mesure de protection enregistrée",
+    "mesure_de_protection_modifiee": "Mesure de protection modifiée",
+    "mesure_de_protection_levee": "Mesure de protection levée",
     "connexion": "Connexion",
     "connexion_echouee": "Connexion échouée (identifiant ou mot de passe incorrect)",
     "connexion_bloquee": "Blocage temporaire après trop de tentatives de connexion",

@@ -19,16 +19,16 @@ from carnet.core import clock
 
 from .models import Event
 
-# The tabs, in the order shown. "representants" and "services" come with the family and
-# catalogue issues: until then they are honest empty states, never made-up rows.
+# The tabs, in the order shown. "services" comes with the catalogue issue: until then an
+# honest empty state, never made-up rows.
 TABS = {
     "professionnels": "Professionnels",
     "mes-activites": "Mes activités",
-    "representants": "Représentants légaux",
+    "representants": "Représentants légaux et aidants",
     "services": "Services connectés",
 }
 DEFAULT_TAB = "professionnels"
-EMPTY_TABS = {"representants", "services"}
+EMPTY_TABS = {"services"}
 
 # "Filtrer par type": each kind is a set of action names, defined here only.
 KINDS = {
@@ -174,6 +174,17 @@ def history_events(user, space, tab: str, *, since=None, until=None, kind: str =
         events = activity_events(user).filter(
             Q(actor=user.actor) | Q(object_type="user", object_id=str(user.public_id))
         )
+    elif tab == "representants":
+        # What the accounts linked to the space (legal representatives, guardians under a
+        # protection measure, caregivers; links open or ended) did in it.
+        from carnet.documents.selectors import unsaid_document_ids
+
+        events = Event.objects.filter(
+            space_id=space.public_id, actor__in=_linked_actors(space)
+        ).exclude(actor=user.actor)
+        unsaid = unsaid_document_ids(space)
+        if unsaid:
+            events = events.exclude(object_type="document", object_id__in=unsaid)
     else:
         return Event.objects.none()
     if since is not None:
@@ -183,6 +194,33 @@ def history_events(user, space, tab: str, *, since=None, until=None, kind: str =
     if kind in KINDS:
         events = events.filter(action__in=sorted(KINDS[kind][1]))
     return events.order_by("-at", "-id")
+
+
+def _linked_actors(space) -> list[str]:
+    from carnet.family.models import Link
+
+    return [
+        f"usager:{public_id}"
+        for public_id in Link.objects.filter(space=space)
+        .values_list("user__public_id", flat=True)
+        .distinct()
+    ]
+
+
+def _linked_names(events, space) -> dict[str, str]:
+    """ "Prénom Nom (représentant légal)" by actor, for the linked accounts of `events`."""
+    from carnet.family.models import Link
+
+    actors = {e.actor for e in events if e.actor.startswith("usager:")}
+    if not actors:
+        return {}
+    names = {}
+    for link in Link.objects.filter(space=space).select_related("user__person"):
+        actor = link.user.actor
+        if actor in actors and link.user.person is not None:
+            person = link.user.person
+            names[actor] = f"{person.first_name} {person.last_name} ({link.get_kind_display()})"
+    return names
 
 
 def _professionals(events) -> dict[str, str]:
@@ -266,9 +304,10 @@ def _emergencies(events, space) -> dict[int, str]:
 
 
 def history_rows(events, user, space) -> list[Row]:
-    """The lines of one page in words: four queries at most, whatever the page's length."""
+    """The lines of one page in words: five queries at most, whatever the page's length."""
     events = list(events)
     professionals = _professionals(events)
+    linked = _linked_names(events, space)
     titles = _titles(events, space)
     reasons = _emergencies(events, space)
     rows = []
@@ -278,6 +317,8 @@ def history_rows(events, user, space) -> list[Row]:
             # The professional's basis of access ("motif : autorise") is for the service.
             detail = ""
             who = professionals.get(event.actor) or _who(event, user)
+        elif event.actor in linked and event.actor != user.actor:
+            who = linked[event.actor]
         else:
             who = _who(event, user)
         document = ""

@@ -108,6 +108,8 @@ def representative_invite(*, user, link: Link, nir: str, client: str = "") -> In
     if link.user_id != user.pk or link.kind != Link.Kind.LEGAL_REPRESENTATIVE or link.ended_at:
         raise FamilyError("Seul un représentant légal de l'enfant peut inviter.")
     space = link.space
+    if not enrollment.is_minor(space.person):
+        raise FamilyError("Cette personne est majeure : elle gère elle-même son espace santé.")
     invitee = (
         User.objects.filter(person__nir=nir, kind=User.Kind.PATIENT, is_active=True)
         .select_related("person")
@@ -192,6 +194,8 @@ def invitation_answer(*, user, public_id, accept: bool, client: str = "") -> Lin
             )
         space = invitation.space
         link = None
+        if accept and not enrollment.is_minor(space.person):  # of age since the invitation
+            raise FamilyError("Cette personne est devenue majeure : l'invitation n'a plus d'objet.")
         if accept:
             links = Link.objects.filter(
                 space=space, kind=Link.Kind.LEGAL_REPRESENTATIVE, ended_at__isnull=True
