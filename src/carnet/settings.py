@@ -382,6 +382,9 @@ CARNET = {
     # this many legal representatives per minor.
     "FAMILY_INVITATION_VALIDITY": timedelta(days=30),
     "FAMILY_MAX_LEGAL_REPRESENTATIVES": 2,
+    # Caregivers (proches aidants): at most this many per holder, and persons per caregiver.
+    "FAMILY_MAX_CAREGIVERS": 3,
+    "FAMILY_MAX_FOLLOWED": 5,
     # The coming-of-age notice goes this long before the 18th birthday.
     "FAMILY_MAJORITY_NOTICE_BEFORE": timedelta(days=30),
     "WORKER_TICK_INTERVAL_SECONDS": 60,

@@ -40,9 +40,12 @@ TREATING_DESIGNATED = "medecin_traitant_designe"
 
 
 def owned_active_space(user) -> Space:
-    """The space whose access settings `user` may manage: their own, active (404 otherwise)."""
+    """The space whose access settings `user` may manage: their own, or one they manage as a
+    legal representative or guardian, active (404 otherwise; a caregiver's too)."""
+    from carnet.family.selectors import manages_sharing
+
     space = space_for_user(user)
-    if space is None or space.state != Space.State.ACTIVE:
+    if space is None or space.state != Space.State.ACTIVE or not manages_sharing(user, space):
         raise Http404
     return space
 

@@ -104,8 +104,20 @@ def consent_attest(*, user, professional, space, client: str = "") -> Authorisat
     return authorisation
 
 
+def _sharing_manager_only(user, space) -> None:
+    """Who accesses a space is decided by its holder or their legal representative or
+    guardian, never by a caregiver (issue 9): refused here, whatever the page did."""
+    from django.core.exceptions import PermissionDenied
+
+    from carnet.family.selectors import manages_sharing
+
+    if not manages_sharing(user, space):
+        raise PermissionDenied("Un aidant ne gère pas les accès à l'espace.")
+
+
 def block_set(*, user, space, professional, blocked: bool, client: str = "") -> None:
     """Block or unblock; the médecin traitant cannot be blocked (change it instead)."""
+    _sharing_manager_only(user, space)
     if blocked and TreatingDoctor.objects.filter(space=space, professional=professional).exists():
         raise ValueError(
             "Votre médecin traitant ne peut pas être bloqué : désignez d'abord un autre médecin "
@@ -129,6 +141,7 @@ def block_set(*, user, space, professional, blocked: bool, client: str = "") -> 
 
 
 def treating_doctor_set(*, user, space, professional, client: str = "") -> None:
+    _sharing_manager_only(user, space)
     if professional.profession != "medecin":
         raise ValueError("Le médecin traitant doit être un médecin.")
     with transaction.atomic():
@@ -147,6 +160,7 @@ def treating_doctor_set(*, user, space, professional, client: str = "") -> None:
 
 
 def administrator_set(*, user, space, professional, administrator: bool, client: str = ""):
+    _sharing_manager_only(user, space)
     with transaction.atomic():
         updated = Authorisation.objects.filter(space=space, professional=professional).update(
             administrator=administrator
@@ -220,6 +234,7 @@ def emergency_settings_update(
     client: str = "",
 ):
     """The patient's three emergency switches, saved and audited (`urgence_parametres`)."""
+    _sharing_manager_only(user, space)
     from .models import EmergencySettings
 
     values = {

@@ -95,6 +95,13 @@ def write_code_letters(items: list[tuple]) -> str:
     return str(path)
 
 
+def attestation_pdf(title: str, lines: list[str]) -> bytes:
+    """A one-page attestation with the service's letter layout (e.g. a caregiver's delegation)."""
+    pdf = FPDF(format="A4")
+    _page(_Layout(pdf), title, lines)
+    return bytes(pdf.output())
+
+
 def opposition_proof(space) -> bytes:
     person = space.person
     opposed_at: datetime = space.opposed_at or space.closed_at or clock.now()

@@ -47,3 +47,26 @@ def own_open_link(user, public_id) -> Link | None:
         )
     except ValueError:  # not a valid id
         return None
+
+
+MANAGERS = (Link.Kind.LEGAL_REPRESENTATIVE, Link.Kind.TUTELLE, Link.Kind.CURATELLE)
+
+
+def manages_sharing(user, space) -> bool:
+    """May `user` decide who accesses the space (authorisations, blocks, médecin traitant,
+    emergency access)? Its holder, a legal representative, a guardian under a protection
+    measure: yes. A caregiver: never."""
+    if not user.is_authenticated:
+        return False
+    if user.person_id is not None and user.person_id == space.person_id:
+        return True
+    return _open_links(user).filter(space=space, kind__in=MANAGERS).exists()
+
+
+def caregivers_of(space) -> list[Link]:
+    """The open caregiver links of a space, with each caregiver's person."""
+    return list(
+        Link.objects.filter(space=space, kind=Link.Kind.CAREGIVER, ended_at__isnull=True)
+        .select_related("user__person")
+        .order_by("started_at")
+    )

@@ -229,3 +229,108 @@ def link_leave(*, user, link: Link, confirmed: bool, client: str = "") -> Link:
             _audit(user, link.space, "lien_termine", link, client=client, motif="retrait")
     link.ended_at = now
     return link
+
+
+# --- Caregivers (proches aidants) -------------------------------------------------------------
+
+
+def _caregiver_limits():
+    return (
+        settings.CARNET["FAMILY_MAX_CAREGIVERS"],
+        settings.CARNET["FAMILY_MAX_FOLLOWED"],
+    )
+
+
+def caregiver_add(*, user, space, nir: str, client: str = "") -> Link:
+    """The holder gives a caregiver (an active account, found by its holder's social security
+    number) access to their space: profile, documents, messaging, agenda; never the sharing
+    settings, the account or the space's closure. At most FAMILY_MAX_CAREGIVERS per holder,
+    FAMILY_MAX_FOLLOWED persons per caregiver."""
+    from carnet.accounts.models import User
+    from carnet.accounts.services import notify
+
+    if user.person_id is None or space.person_id != user.person_id:
+        raise FamilyError("Seul le titulaire de l'espace peut choisir ses aidants.")
+    caregiver = User.objects.filter(person__nir=nir, kind=User.Kind.PATIENT, is_active=True).first()
+    if caregiver is None:
+        raise FamilyError(
+            "Cette personne n'a pas de compte actif : elle doit d'abord activer son propre "
+            "espace santé."
+        )
+    if caregiver.pk == user.pk:
+        raise FamilyError("Indiquez le numéro de sécurité sociale de votre aidant.")
+    most_caregivers, most_followed = _caregiver_limits()
+    with transaction.atomic():
+        if Link.objects.filter(space=space, user=caregiver, ended_at__isnull=True).exists():
+            raise FamilyError("Cette personne a déjà accès à votre espace.")
+        open_caregivers = Link.objects.filter(
+            space=space, kind=Link.Kind.CAREGIVER, ended_at__isnull=True
+        )
+        if open_caregivers.count() >= most_caregivers:
+            raise FamilyError(f"Vous avez déjà {most_caregivers} aidants : c'est le maximum.")
+        followed = Link.objects.filter(
+            user=caregiver, kind=Link.Kind.CAREGIVER, ended_at__isnull=True
+        )
+        if followed.count() >= most_followed:
+            raise FamilyError(
+                f"Cette personne est déjà l'aidant de {most_followed} personnes : c'est le maximum."
+            )
+        link = Link.objects.create(
+            space=space, user=caregiver, kind=Link.Kind.CAREGIVER, started_at=clock.now()
+        )
+        _audit(user, space, "aidant_ajoute", link, client=client)
+        notify(
+            caregiver,
+            "aidant_ajoute",
+            kind="aidant_ajoute",
+            url=settings.SERVICE_URL,
+            sms_text=(
+                "Carnet : une personne vous a choisi comme aidant. Connectez-vous pour accéder "
+                "à son espace santé."
+            ),
+        )
+    return link
+
+
+def caregiver_revoke(*, user, space, public_id, client: str = "") -> Link:
+    """The holder ends a caregiver's access: effective at the caregiver's next request."""
+    if user.person_id is None or space.person_id != user.person_id:
+        raise FamilyError("Seul le titulaire de l'espace peut retirer un aidant.")
+    with transaction.atomic():
+        link = Link.objects.filter(
+            public_id=public_id, space=space, kind=Link.Kind.CAREGIVER, ended_at__isnull=True
+        ).first()
+        if link is None:
+            raise FamilyError("Cet aidant n'a plus accès à votre espace.")
+        Link.objects.filter(pk=link.pk).update(ended_at=clock.now(), ended_reason="revocation")
+        _audit(user, space, "aidant_retire", link, client=client)
+    return link
+
+
+def caregiver_certificate_pdf(*, user, space, public_id) -> bytes:
+    """The attestation of a delegation to a caregiver, for the holder to print or send."""
+    from carnet.enrollment.letters import attestation_pdf
+
+    link = (
+        Link.objects.filter(public_id=public_id, space=space, kind=Link.Kind.CAREGIVER)
+        .select_related("user__person", "space__person")
+        .first()
+    )
+    if link is None or user.person_id != space.person_id:
+        raise FamilyError("Attestation introuvable.")
+    holder, caregiver = space.person, link.user.person
+    lines = [
+        f"Titulaire de l'espace : {holder.first_name} {holder.last_name}, "
+        f"né(e) le {holder.birth_date:%d/%m/%Y}",
+        f"Aidant : {caregiver.first_name} {caregiver.last_name}, "
+        f"né(e) le {caregiver.birth_date:%d/%m/%Y}",
+        f"Accès donné le {clock.localtime_fr(link.started_at)}"
+        + (f", retiré le {clock.localtime_fr(link.ended_at)}." if link.ended_at else "."),
+        "L'aidant peut consulter, ajouter, modifier et supprimer les informations du profil "
+        "médical et les documents, utiliser la messagerie et l'agenda. Il ne peut pas gérer "
+        "les accès des professionnels, modifier les coordonnées, l'identifiant ou le mot de "
+        "passe, ni fermer l'espace ou demander sa suppression.",
+        "Le titulaire peut retirer cet accès à tout moment depuis son espace.",
+        f"Référence : {link.public_id}",
+    ]
+    return attestation_pdf("Attestation de délégation à un proche aidant", lines)

@@ -11,4 +11,11 @@ urlpatterns = [
     path("<uuid:public_id>/inviter/", views.invite, name="invite"),
     path("<uuid:public_id>/retirer/", views.leave, name="leave"),
     path("invitations/<uuid:public_id>/", views.answer, name="answer"),
+    path("aidants/ajouter/", views.caregiver_add, name="caregiver_add"),
+    path("aidants/<uuid:public_id>/retirer/", views.caregiver_revoke, name="caregiver_revoke"),
+    path(
+        "aidants/<uuid:public_id>/attestation/",
+        views.caregiver_certificate,
+        name="caregiver_certificate",
+    ),
 ]

@@ -1,7 +1,7 @@
 """Linked profiles: the list and switcher, and attaching a child's profile (two steps)."""
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -10,6 +10,7 @@ from carnet.core import clock
 from carnet.core.http import client_address
 from carnet.enrollment import services as enrollment
 from carnet.enrollment.models import ProvisionalCode, Space
+from carnet.enrollment.selectors import own_space
 from carnet.registry.models import InsuredPerson
 
 from . import selectors, services
@@ -29,8 +30,27 @@ def index(request):
             "links": selectors.linked_profiles(request.user),
             "acting": acting,
             "invitations": services.invitations_waiting(request.user),
+            "caregivers": _caregivers(request),
+            "caregiver_form": InviteForm(),
         },
     )
+
+
+def _caregivers(request) -> list | None:
+    """The holder's caregivers, shown while acting for one's own profile (None otherwise)."""
+    if getattr(request.user, "acting_link", None) is not None:
+        return None
+    space = own_space(request.user)
+    if space is None or space.state != Space.State.ACTIVE:
+        return None
+    return selectors.caregivers_of(space)
+
+
+def _holder_space(request):
+    space = own_space(request.user)
+    if space is None or space.state != Space.State.ACTIVE:
+        raise Http404
+    return space
 
 
 @require_POST
@@ -223,3 +243,65 @@ def leave(request, public_id):
     else:
         form = LeaveForm()
     return render(request, "family/leave.html", {"form": form, "link": link})
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def caregiver_add(request):
+    """The holder gives a caregiver access to their space."""
+    space = _holder_space(request)
+    if request.method == "POST":
+        form = InviteForm(request.POST)
+        if form.is_valid():
+            try:
+                link = services.caregiver_add(
+                    user=request.user,
+                    space=space,
+                    nir=form.cleaned_data["nir"],
+                    client=client_address(request),
+                )
+            except services.FamilyError as exc:
+                form.add_error("nir", str(exc))
+            else:
+                person = link.user.person
+                messages.success(
+                    request,
+                    f"{person.first_name} {person.last_name} a maintenant accès à votre espace.",
+                )
+                return redirect("family:index")
+    else:
+        form = InviteForm()
+    form.fields["nir"].label = "Numéro de sécurité sociale de votre aidant"
+    return render(request, "family/caregiver_add.html", {"form": form})
+
+
+@require_POST
+def caregiver_revoke(request, public_id):
+    space = _holder_space(request)
+    try:
+        link = services.caregiver_revoke(
+            user=request.user, space=space, public_id=public_id, client=client_address(request)
+        )
+    except services.FamilyError as exc:
+        messages.error(request, str(exc))
+    else:
+        person = link.user.person
+        messages.success(
+            request, f"{person.first_name} {person.last_name} n'a plus accès à votre espace."
+        )
+    return redirect("family:index")
+
+
+@require_safe
+def caregiver_certificate(request, public_id):
+    space = _holder_space(request)
+    try:
+        pdf = services.caregiver_certificate_pdf(
+            user=request.user, space=space, public_id=public_id
+        )
+    except services.FamilyError as exc:
+        raise Http404 from exc
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = 'attachment; filename="attestation-aidant.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
