@@ -186,7 +186,9 @@ class Vaccination(Entry):
         ordering = ["-date", "-id"]
 
     def __str__(self):
-        return self.other_name or self.vaccine
+        from .vaccines import LABELS
+
+        return self.other_name or LABELS.get(self.vaccine, self.vaccine)
 
 
 class Measurement(Entry):
