@@ -146,3 +146,17 @@ def test_the_childs_history_has_a_tab_of_what_its_representatives_did(
     assert "Représentants légaux et aidants" in page
     # Alice's actions in Léa's space, named, seen by Bob; his own are in « Mes activités ».
     assert f"{alice.person.first_name} {alice.person.last_name} (Représentant légal)" in page
+
+
+def test_an_invitation_lapses_when_its_sender_no_longer_manages_the_child(
+    alice_client, client, bob, alices_link
+):
+    import html
+
+    invite(alice_client, alices_link, bob.person.nir)
+    alice_client.post(reverse("family:leave", args=[alices_link.public_id]), {"confirmed": "on"})
+    client.force_login(bob)
+    response = answer(client, Invitation.objects.get(), "accepter")
+    page = html.unescape(client.get(response.url).content.decode())
+    assert "ne gère plus ce profil" in page
+    assert not Link.objects.filter(user=bob).exists()

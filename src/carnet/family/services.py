@@ -196,6 +196,17 @@ def invitation_answer(*, user, public_id, accept: bool, client: str = "") -> Lin
         link = None
         if accept and not enrollment.is_minor(space.person):  # of age since the invitation
             raise FamilyError("Cette personne est devenue majeure : l'invitation n'a plus d'objet.")
+        inviter_manages = Link.objects.filter(
+            space=space,
+            user_id=invitation.invited_by_id,
+            kind=Link.Kind.LEGAL_REPRESENTATIVE,
+            ended_at__isnull=True,
+        ).exists()
+        if accept and not inviter_manages:
+            raise FamilyError(
+                "La personne qui vous a invité ne gère plus ce profil : l'invitation n'a plus "
+                "d'objet."
+            )
         if accept:
             links = Link.objects.filter(
                 space=space, kind=Link.Kind.LEGAL_REPRESENTATIVE, ended_at__isnull=True
