@@ -131,3 +131,18 @@ def test_a_caregiver_must_be_someone_else_with_an_account(alice_client, alice, w
     response = alice_client.post(ADD, {"nir": nir})
     assert response.status_code == 200
     assert not Link.objects.exists()
+
+
+def test_the_caregiver_is_told_of_a_new_message_too(alice, bob, bob_cares_for_alice):
+    from tests.messaging.conftest import authorise as authorise_pro
+    from tests.messaging.conftest import make_professional as make_pro
+    from tests.messaging.conftest import pro_writes
+
+    space = bob_cares_for_alice.space
+    pro = make_pro()
+    authorise_pro(space, pro)
+    pro_writes(pro, space)
+    recipients = set(
+        OutboxMessage.objects.filter(kind="nouveau_message").values_list("to", flat=True)
+    )
+    assert recipients == {alice.email, bob.email}

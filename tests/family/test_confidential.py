@@ -96,3 +96,20 @@ def test_only_a_minors_documents_can_be_marked(alice):
     authorise(space, pro)
     doc = pro_adds(pro, space, "Compte rendu", confidential=True)  # an adult's: not kept apart
     assert not doc.confidential
+
+
+def test_representatives_are_told_of_a_childs_new_document_never_of_a_confidential_one(
+    alice_client, alice, child
+):
+    from carnet.notifications.models import OutboxMessage
+
+    attach(alice_client, child)
+    space = space_of(child.person)
+    pro = make_professional()
+    authorise(space, pro)
+    told = OutboxMessage.objects.filter(kind="nouveau_document", to=alice.email)
+    pro_adds(pro, space, SECRET_TITLE, confidential=True)
+    assert told.count() == 0
+    pro_adds(pro, space, "Vaccination ROR", confidential=False)
+    [notice] = told
+    assert "Vaccination" not in notice.body  # what arrived, never which

@@ -283,16 +283,21 @@ NEW_DOCUMENT_SMS = "Carnet : vous avez reçu un nouveau document. Consultez votr
 WAITING_SMS = "Carnet : un document vous attend. Il vous sera présenté par un professionnel."
 
 
-def owner_notify(space, template: str, *, sms_text: str) -> None:
+def owner_notify(space, template: str, *, sms_text: str, confidential: bool = False) -> None:
     """Tell the patient that a document arrived or waits, never which (DESIGN invariant 7), by
-    the channels of their "Nouveau document" preferences."""
+    the channels of their "Nouveau document" preferences; and the accounts linked to the space
+    (legal representatives, guardians, caregivers: a child has no account of their own), by
+    theirs — except for a minor's confidential document, told to the minor only."""
     from carnet.accounts.models import User
     from carnet.accounts.services import notify_preferred
+    from carnet.family.selectors import linked_accounts
 
-    owner = User.objects.filter(person_id=space.person_id, is_active=True).first()
-    if owner is not None:
+    told = list(User.objects.filter(person_id=space.person_id, is_active=True)[:1])
+    if not confidential:
+        told += [user for user in linked_accounts(space) if user not in told]
+    for user in told:
         notify_preferred(
-            owner,
+            user,
             template,
             topic="new_document",
             kind=template,
@@ -313,7 +318,9 @@ def document_release(*, actor: str, doc: Document, client: str = "") -> bool:
             return False
         doc.withheld_until = None
         _audit(actor, doc.space, "document_libere", doc, client)
-        owner_notify(doc.space, "nouveau_document", sms_text=NEW_DOCUMENT_SMS)
+        owner_notify(
+            doc.space, "nouveau_document", sms_text=NEW_DOCUMENT_SMS, confidential=doc.confidential
+        )
     return True
 
 
@@ -338,7 +345,12 @@ def documents_withheld_sweep(*, batch_size: int = 500) -> int:
             if Document.objects.filter(pk=doc.pk, withheld_notice_sent_at__isnull=True).update(
                 withheld_notice_sent_at=now
             ):
-                owner_notify(doc.space, "document_en_attente", sms_text=WAITING_SMS)
+                owner_notify(
+                    doc.space,
+                    "document_en_attente",
+                    sms_text=WAITING_SMS,
+                    confidential=doc.confidential,
+                )
                 done += 1
     due = (
         Document.objects.filter(withheld_until__lte=now)

@@ -70,3 +70,21 @@ def caregivers_of(space) -> list[Link]:
         .select_related("user__person")
         .order_by("started_at")
     )
+
+
+def linked_accounts(space) -> list:
+    """The accounts that manage or help with the space (open links, `until` not passed): told
+    of what arrives in it, as its holder is."""
+    from carnet.accounts.models import User
+
+    today = clock.today()
+    return list(
+        User.objects.select_related("preferences")
+        .filter(
+            Q(family_links__until__isnull=True) | Q(family_links__until__gte=today),
+            family_links__space=space,
+            family_links__ended_at__isnull=True,
+            is_active=True,
+        )
+        .distinct()
+    )

@@ -345,3 +345,40 @@ def caregiver_certificate_pdf(*, user, space, public_id) -> bytes:
         f"Référence : {link.public_id}",
     ]
     return attestation_pdf("Attestation de délégation à un proche aidant", lines)
+
+
+def link_end_by_operator(*, operator, holder_nir: str, account_nir: str, reason: str = "") -> Link:
+    """The operator ends the open link of an account (found by its holder's NIR) to a space
+    (found by its holder's NIR): what a representative cannot do to the other one. Audited in
+    the space's trail, by the operator."""
+    from carnet.accounts.models import User
+
+    if operator.kind != User.Kind.OPERATOR or not operator.is_active:
+        raise FamilyError("Seul un opérateur actif peut retirer le rattachement d'un autre.")
+    with transaction.atomic():
+        link = (
+            Link.objects.select_for_update()
+            .select_related("space")
+            .filter(
+                space__person__nir=holder_nir,
+                user__person__nir=account_nir,
+                ended_at__isnull=True,
+            )
+            .first()
+        )
+        if link is None:
+            raise FamilyError("Aucun rattachement en cours entre ces deux personnes.")
+        Link.objects.filter(pk=link.pk).update(ended_at=clock.now(), ended_reason="operateur")
+        events_record(
+            [
+                Entry(
+                    actor=operator.actor,
+                    action="lien_termine",
+                    space_id=link.space.public_id,
+                    object_type="link",
+                    object_id=str(link.public_id),
+                    detail={"motif": "operateur", **({"note": reason[:200]} if reason else {})},
+                )
+            ]
+        )
+    return link

@@ -236,11 +236,15 @@ def _notify_person(space) -> None:
     """ "Vous avez reçu un nouveau message dans votre messagerie de santé": never the sender,
     the subject or the content (DESIGN invariant 7), by the "Nouveau message" preferences."""
     from carnet.accounts.services import notify_preferred
+    from carnet.family.selectors import linked_accounts
 
     owner = _owner(space)
-    if owner is not None:
+    told = [owner] if owner is not None else []
+    # The accounts linked to the space (a child's representatives, a caregiver) are told too.
+    told += [user for user in linked_accounts(space) if user not in told]
+    for user in told:
         notify_preferred(
-            owner,
+            user,
             "nouveau_message",
             topic="new_message",
             kind="nouveau_message",

@@ -675,5 +675,7 @@ def document_add_by_professional(
             basis=decision.reason,
         )
         if not withheld:
-            owner_notify(space, "nouveau_document", sms_text=NEW_DOCUMENT_SMS)
+            owner_notify(
+                space, "nouveau_document", sms_text=NEW_DOCUMENT_SMS, confidential=doc.confidential
+            )
     return doc
