@@ -119,7 +119,9 @@ def test_auto_created_space_closed_by_opposition(issue_code):
 # --- Illegal moves: refused with a French message, nothing changed --------------------------
 
 OPERATIONS = {
-    "fermer": lambda space: services.space_close(space=space, actor="usager:x", confirmed=True),
+    # The service's actor: a person other than the holder is refused before any state check
+    # (tests/family/test_caregivers.py); here, only the states are under test.
+    "fermer": lambda space: services.space_close(space=space, actor="systeme:x", confirmed=True),
     "rouvrir": lambda space: services.space_reopen(space=space, actor="usager:x"),
     "purger": lambda space: services.space_purge(space=space, actor="usager:x"),
 }

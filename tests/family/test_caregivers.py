@@ -146,3 +146,20 @@ def test_the_caregiver_is_told_of_a_new_message_too(alice, bob, bob_cares_for_al
         OutboxMessage.objects.filter(kind="nouveau_message").values_list("to", flat=True)
     )
     assert recipients == {alice.email, bob.email}
+
+
+def test_only_the_holder_closes_or_deletes_the_space(alice, bob, bob_cares_for_alice):
+    from carnet.enrollment import services as enrollment
+
+    space = bob_cares_for_alice.space
+    for attempt in (
+        lambda: enrollment.space_close(space=space, actor=bob.actor, confirmed=True),
+        lambda: enrollment.space_request_deletion(space=space, actor=bob.actor),
+    ):
+        with pytest.raises(enrollment.TransitionError, match="Seul le titulaire"):
+            attempt()
+    space.refresh_from_db()
+    assert space.state == space.State.ACTIVE
+    enrollment.space_close(space=space, actor=alice.actor, confirmed=True)  # hers to close
+    space.refresh_from_db()
+    assert space.state == space.State.CLOSED

@@ -875,7 +875,18 @@ def spaces_auto_create(*, batch_size: int | None = None) -> int:
 # --- Closure, deletion, reopening, purge ----------------------------------------------------
 
 
+def _holder_only(space: Space, actor: str) -> None:
+    """Closing a space or asking for its deletion is its holder's decision (or the service's):
+    never a caregiver's, a representative's or a guardian's acting for them (issue 9)."""
+    kind, _, public_id = actor.partition(":")
+    if kind != User.Kind.PATIENT:
+        return  # the service (systeme:…) or an operator
+    if not User.objects.filter(public_id=public_id, person_id=space.person_id).exists():
+        raise TransitionError("Seul le titulaire de l'espace peut le fermer ou le supprimer.")
+
+
 def space_close(*, space: Space, actor: str, confirmed: bool, client: str = "") -> Space:
+    _holder_only(space, actor)
     if not confirmed:
         raise TransitionError("Confirmez la fermeture de votre espace pour continuer.")
     now = clock.now()
@@ -892,6 +903,7 @@ def space_close(*, space: Space, actor: str, confirmed: bool, client: str = "") 
 
 def space_request_deletion(*, space: Space, actor: str, client: str = "") -> Space:
     """Ask for deletion of a closed space: done by the sweep after the cancel window."""
+    _holder_only(space, actor)
     if space.state != State.CLOSED:
         raise TransitionError("Seul un espace fermé peut être supprimé.")
     now = clock.now()
