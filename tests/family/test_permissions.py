@@ -12,9 +12,20 @@ authorised on Léa's space writes to her. Then each actor asks each patient page
 - professional: the paediatrician's own account (authorised on Léa's space, yet the patient
   pages are not theirs: AccountKindMiddleware sends them to their portal).
 
+Two more columns for caregivers ("proches aidants"). A caregiver helps an adult holder, so
+their world is Alice's own space instead of Léa's: Alice adds the same document, allergy and
+appointment to her own space, the same paediatrician authorised on it writes to her, and she
+gives access to Camille (POST /profils/aidants/ajouter/ with Camille's NIR). In these two
+columns, "Léa's space" and "Léa's data" below read "Alice's space" and "Alice's data":
+
+- caregiver: Camille, acting for Alice. She reads and writes Alice's documents, medical
+  profile, agenda and messaging, never the sharing settings (/parametres/acces/ is a 404, and
+  the consent services raise PermissionDenied); /parametres/ is Camille's own account;
+- revoked_caregiver: Camille, acting for Alice when Alice revokes her
+  (POST /profils/aidants/<link>/retirer/): her next request is for her own profile again.
+
 Denials are 404s exactly like an id that does not exist, and a denied actor's list pages show
-their own space, never Léa's data. Caregivers ("aidant") and the export are not built yet: they
-are left out of this matrix.
+their own space, never Léa's data. The export is not built yet: it is left out of this matrix.
 """
 
 import re
@@ -23,10 +34,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 
 from carnet.agenda.models import Appointment
+from carnet.consent import services as consent
+from carnet.consent.models import Authorisation, Block, EmergencySettings, TreatingDoctor
 from carnet.core import clock
 from carnet.documents.models import Document
 from carnet.family.models import Invitation, Link
@@ -62,6 +76,8 @@ class World:
     appointment: Appointment
     conversation: object
     alice_client: Client
+    caregiver: object = None  # Camille, in the caregivers' world (Alice's own space)
+    caregiver_link: Link | None = None
 
 
 _PDF = pdf_bytes("Courbe de croissance de Léa")  # one real PDF, compared byte for byte
@@ -77,6 +93,11 @@ def _acting_adds_leas_data(alice_client, space):
     """Alice, acting for Léa, adds a document, an allergy and an appointment (real views)."""
     response = alice_client.post(SWITCH, {"profil": str(space.public_id)})
     assert response.status_code == 302
+    _adds_data(alice_client)
+
+
+def _adds_data(alice_client):
+    """A document, an allergy and an appointment, added to the space acted for (real views)."""
     response = alice_client.post(
         reverse("documents:add"),
         {
@@ -148,6 +169,45 @@ def build_world(client_factory, alice, bob, issue_code, *, paul_accepts: bool) -
     )
 
 
+def build_caregiver_world(client_factory, alice, bob, issue_code) -> World:
+    """Alice's own space, holding the same data as Léa's, and Camille as her caregiver."""
+    alice_client = client_factory()
+    alice_client.force_login(alice)
+    camille = activate(
+        issue_code(first_name="Camille", email="camille.petit@exemple.fr"), "camille.petit"
+    )
+    space = space_of(alice.person)
+    response = alice_client.post(reverse("family:caregiver_add"), {"nir": camille.person.nir})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    link = Link.objects.get(user=camille, space=space, ended_at__isnull=True)
+    assert link.kind == Link.Kind.CAREGIVER
+    _adds_data(alice_client)  # for herself: no switch
+    paediatrician = make_professional(last_name=PAEDIATRICIAN, first_name="Inès")
+    authorise(space, paediatrician)
+    conversation = pro_writes(paediatrician, space, subject=SUBJECT)
+    return World(
+        alice=alice,
+        paul=None,
+        bob=bob,
+        paediatrician=paediatrician,
+        space=space,
+        document=Document.objects.get(title=DOCUMENT_TITLE),
+        allergy=Allergy.objects.get(allergen=ALLERGEN),
+        appointment=Appointment.objects.get(title=APPOINTMENT_TITLE),
+        conversation=conversation,
+        alice_client=alice_client,
+        caregiver=camille,
+        caregiver_link=link,
+    )
+
+
+def revoke_caregiver(world: World) -> None:
+    """Alice, the holder, revokes Camille (her own browser, POST …/aidants/<link>/retirer/)."""
+    revoke = reverse("family:caregiver_revoke", args=[world.caregiver_link.public_id])
+    assert world.alice_client.post(revoke).status_code == 302
+    assert Link.objects.get(pk=world.caregiver_link.pk).ended_reason == "revocation"
+
+
 # --- The actors ----------------------------------------------------------------------------
 
 # What POST /profils/choisir/ with Léa's space id answers to each actor. A professional's POST
@@ -158,12 +218,16 @@ SWITCH_ANSWER = {
     "second_parent": 302,
     "stranger": 404,
     "professional": 403,
+    "caregiver": 302,
+    "revoked_caregiver": 302,  # before the revocation; a 404 after (test below)
 }
 ACTORS = list(SWITCH_ANSWER)
+CAREGIVERS = {"caregiver", "revoked_caregiver"}  # their world is Alice's own space
 
 
 def actor_client(world: World, actor: str) -> tuple[Client, object]:
-    """The actor's client, after they tried to act for Léa (the switch's answer checked)."""
+    """The actor's client, after they tried to act for Léa (the switch's answer checked). The
+    revoked caregiver acts for Alice, then Alice revokes her: the test's request is her next."""
     if actor == "parent":
         return world.alice_client, world.alice  # already acting for Léa
     user = {
@@ -171,17 +235,25 @@ def actor_client(world: World, actor: str) -> tuple[Client, object]:
         "second_parent": world.paul,
         "stranger": world.bob,
         "professional": world.paediatrician.user,
+        "caregiver": world.caregiver,
+        "revoked_caregiver": world.caregiver,
     }[actor]
     client = Client()
     client.force_login(user)
     response = client.post(SWITCH, {"profil": str(world.space.public_id)})
     assert response.status_code == SWITCH_ANSWER[actor], actor
+    if actor in CAREGIVERS:  # acting for Alice (the confirmation is read here)…
+        assert "acting-banner" in client.get("/").content.decode()
+    if actor == "revoked_caregiver":  # …until Alice revokes her
+        revoke_caregiver(world)
     return client, user
 
 
 @pytest.fixture
 def world_for(alice, bob, issue_code):
     def make(actor: str) -> World:
+        if actor in CAREGIVERS:
+            return build_caregiver_world(Client, alice, bob, issue_code)
         return build_world(Client, alice, bob, issue_code, paul_accepts=actor == "second_parent")
 
     return make
@@ -235,24 +307,27 @@ ACTIONS = {
 #   PRO      — a professional is sent to their portal (302 to /pro/), nothing of Léa's.
 CHILD, OWN, GONE, PRO = "child", "own", "404", "pro_home"
 
-_ALLOWED = {"parent", "second_parent"}
+_ALLOWED = {"parent", "second_parent", "caregiver"}  # acting for the space
 
 # The table: one row per action, one column per actor (the order of ACTORS); one test per cell.
+# The last two columns ask Alice's own space (the caregivers' world), the others Léa's. The
+# caregiver gets the 404 of the sharing settings (consent); settings are always the account
+# holder's own.
 EXPECTED = {
-    #                   parent  invited  second  stranger  professional
-    "documents_list":  (CHILD,  OWN,     CHILD,  OWN,      PRO),
-    "document_detail": (CHILD,  GONE,    CHILD,  GONE,     PRO),
-    "document_file":   (CHILD,  GONE,    CHILD,  GONE,     PRO),
-    "profile_index":   (CHILD,  OWN,     CHILD,  OWN,      PRO),
-    "profile_section": (CHILD,  OWN,     CHILD,  OWN,      PRO),
-    "profile_entry":   (CHILD,  GONE,    CHILD,  GONE,     PRO),
-    "agenda":          (CHILD,  OWN,     CHILD,  OWN,      PRO),
-    "appointment":     (CHILD,  GONE,    CHILD,  GONE,     PRO),
-    "messaging":       (CHILD,  OWN,     CHILD,  OWN,      PRO),
-    "conversation":    (CHILD,  GONE,    CHILD,  GONE,     PRO),
-    "history":         (CHILD,  OWN,     CHILD,  OWN,      PRO),
-    "consent":         (CHILD,  OWN,     CHILD,  OWN,      PRO),
-    "settings":        (OWN,    OWN,     OWN,    OWN,      PRO),  # the account holder's, always
+    #                   parent  invited  second  stranger  professional  caregiver  revoked
+    "documents_list":  (CHILD,  OWN,     CHILD,  OWN,      PRO,          CHILD,     OWN),
+    "document_detail": (CHILD,  GONE,    CHILD,  GONE,     PRO,          CHILD,     GONE),
+    "document_file":   (CHILD,  GONE,    CHILD,  GONE,     PRO,          CHILD,     GONE),
+    "profile_index":   (CHILD,  OWN,     CHILD,  OWN,      PRO,          CHILD,     OWN),
+    "profile_section": (CHILD,  OWN,     CHILD,  OWN,      PRO,          CHILD,     OWN),
+    "profile_entry":   (CHILD,  GONE,    CHILD,  GONE,     PRO,          CHILD,     GONE),
+    "agenda":          (CHILD,  OWN,     CHILD,  OWN,      PRO,          CHILD,     OWN),
+    "appointment":     (CHILD,  GONE,    CHILD,  GONE,     PRO,          CHILD,     GONE),
+    "messaging":       (CHILD,  OWN,     CHILD,  OWN,      PRO,          CHILD,     OWN),
+    "conversation":    (CHILD,  GONE,    CHILD,  GONE,     PRO,          CHILD,     GONE),
+    "history":         (CHILD,  OWN,     CHILD,  OWN,      PRO,          CHILD,     OWN),
+    "consent":         (CHILD,  OWN,     CHILD,  OWN,      PRO,          GONE,      OWN),
+    "settings":        (OWN,    OWN,     OWN,    OWN,      PRO,          OWN,       OWN),
 }  # fmt: skip
 assert set(EXPECTED) == set(ACTIONS)
 MATRIX = [
@@ -263,6 +338,24 @@ MATRIX = [
 def _page(response) -> str:
     """The page without its per-response CSRF token."""
     return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
+
+
+FALLBACK = "Vous agissez de nouveau pour votre propre profil."
+
+
+def _without_notices(page: str) -> str:
+    """The page without its one-time notices (messages framework), blanks collapsed."""
+    page = re.sub(r'<div class="messages" role="status">.*?</div>', "", page, flags=re.S)
+    return re.sub(r"\s+", " ", page)
+
+
+def _assert_same_404(actor, response, missing) -> None:
+    """The 404 of an existing object is the very page of a missing id's."""
+    if actor == "revoked_caregiver":  # her first request since the revocation says so
+        assert FALLBACK in _page(response)
+        assert _without_notices(_page(response)) == _without_notices(_page(missing))
+    else:
+        assert _page(response) == _page(missing)
 
 
 def _body(response) -> bytes:
@@ -300,7 +393,7 @@ def test_actor_action(world_for, actor, action, expected):
     if expected == GONE:
         missing = client.get(_missing_twin(url, world))
         assert response.status_code == missing.status_code == 404
-        assert _page(response) == _page(missing)
+        _assert_same_404(actor, response, missing)
         _assert_nothing_of_leas(_page(response), world)
         return
 
@@ -326,6 +419,8 @@ def test_actor_action(world_for, actor, action, expected):
         _assert_nothing_of_leas(page, world)
         if actor in _ALLOWED:
             assert "acting-banner" in page  # still acting for Léa, yet these are their settings
+        if actor in CAREGIVERS:  # Camille's account, never Alice's
+            assert world.alice.identifier not in page and world.alice.email not in page
         return
     assert "acting-banner" not in page
     _assert_nothing_of_leas(page, world)
@@ -367,7 +462,7 @@ WRITES = {
 # patient page is refused before any view (403, AccountKindMiddleware).
 WRITE_MATRIX = [
     (actor, action, 403 if actor == "professional" else 404)
-    for actor in ("invited_parent", "stranger", "professional")
+    for actor in ("invited_parent", "stranger", "professional", "revoked_caregiver")
     for action in WRITES
 ]
 
@@ -384,8 +479,141 @@ def test_actor_write_on_leas_object_changes_nothing(world_for, actor, action, st
     if status == 404:
         missing = client.post(_missing_twin(url, world), data)
         assert missing.status_code == 404
-        assert _page(response) == _page(missing)
+        _assert_same_404(actor, response, missing)
     assert read_back(world) == before
+
+
+# (the value read back once the caregiver's write went through)
+WRITTEN = {
+    "document_delete": lambda value: value is not None,
+    "document_hide": lambda value: value is True,
+    "profile_entry_delete": lambda value: value is not None,
+    "appointment_delete": lambda value: value is not None,
+    "conversation_archive": lambda value: value is not None,
+}
+assert set(WRITTEN) == set(WRITES)
+
+
+@pytest.mark.parametrize("action", WRITES)
+def test_the_caregiver_writes_on_the_holders_objects(world_for, action):
+    world = world_for("caregiver")
+    client, _ = actor_client(world, "caregiver")
+    make_url, data, read_back = WRITES[action]
+    assert not WRITTEN[action](read_back(world))
+    response = client.post(make_url(world), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert WRITTEN[action](read_back(world))
+
+
+# --- A caregiver never manages who accesses the holder's space -----------------------------
+
+
+def _sharing(world: World) -> tuple:
+    """Everything the sharing services below could change on Alice's space."""
+    space, pro = world.space, world.paediatrician
+    return (
+        Block.objects.filter(space=space).count(),
+        TreatingDoctor.objects.filter(space=space).count(),
+        list(Authorisation.objects.filter(space=space, professional=pro).values()),
+        list(EmergencySettings.objects.filter(space=space).values()),
+    )
+
+
+SHARING_SERVICES = {
+    "block_set": lambda w, user: consent.block_set(
+        user=user, space=w.space, professional=w.paediatrician, blocked=True
+    ),
+    "treating_doctor_set": lambda w, user: consent.treating_doctor_set(
+        user=user, space=w.space, professional=w.paediatrician
+    ),
+    "administrator_set": lambda w, user: consent.administrator_set(
+        user=user, space=w.space, professional=w.paediatrician, administrator=True
+    ),
+    "emergency_settings_update": lambda w, user: consent.emergency_settings_update(
+        user=user, space=w.space, samu_allowed=False, emergency_allowed=False, hidden_visible=True
+    ),
+}
+
+
+@pytest.mark.parametrize("actor", sorted(CAREGIVERS))
+@pytest.mark.parametrize("service", SHARING_SERVICES)
+def test_the_consent_services_refuse_a_caregiver(world_for, actor, service):
+    world = world_for(actor)
+    client, camille = actor_client(world, actor)
+    before = _sharing(world)
+    with pytest.raises(PermissionDenied):  # refused by the service, whatever the page did
+        SHARING_SERVICES[service](world, camille)
+    assert _sharing(world) == before
+
+
+def test_the_caregiver_acting_for_the_holder_gets_the_404_of_the_sharing_pages(world_for):
+    world = world_for("caregiver")
+    client, camille = actor_client(world, "caregiver")
+    response = client.get(reverse("consent:index"))
+    assert response.status_code == 404
+    _assert_nothing_of_leas(_page(response), world)
+    # Back to her own profile, the sharing settings are her own space's.
+    assert client.post(SWITCH, {"profil": "moi"}).status_code == 302
+    page = _page(client.get(reverse("consent:index")))
+    assert "acting-banner" not in page
+    _assert_nothing_of_leas(page, world)
+
+
+# (url name, with the professional's id?, form data): every sharing decision of the pages.
+SHARING_POSTS = {
+    "block": ("consent:block", True, {"valeur": "1"}),
+    "treating": ("consent:treating", True, {}),
+    "administrator": ("consent:administrator", True, {"valeur": "1"}),
+    "emergency": ("consent:emergency", False, {"samu_allowed": "", "hidden_visible": "on"}),
+}
+
+
+@pytest.mark.parametrize("post", SHARING_POSTS)
+def test_the_sharing_posts_of_a_caregiver_are_404s_and_change_nothing(world_for, post):
+    world = world_for("caregiver")
+    client, _ = actor_client(world, "caregiver")
+    name, with_id, data = SHARING_POSTS[post]
+    args = [world.paediatrician.public_id] if with_id else []
+    before = _sharing(world)
+    response = client.post(reverse(name, args=args), data)
+    assert response.status_code == 404
+    _assert_nothing_of_leas(_page(response), world)
+    assert _sharing(world) == before
+
+
+def test_the_holder_herself_blocks_through_the_same_post(world_for):
+    """The control of the test above: the very POST goes through for Alice."""
+    world = world_for("caregiver")
+    url = reverse("consent:block", args=[world.paediatrician.public_id])
+    assert world.alice_client.post(url, {"valeur": "1"}).status_code == 302
+    assert Block.objects.filter(space=world.space, professional=world.paediatrician).exists()
+
+
+# --- Revoking a caregiver ends the access at the caregiver's next request -------------------
+
+
+def test_after_the_revocation_the_caregivers_next_request_is_for_her_own_profile(world_for):
+    world = world_for("caregiver")
+    client, camille = actor_client(world, "caregiver")
+    assert DOCUMENT_TITLE in client.get(reverse("documents:index")).content.decode()
+    revoke_caregiver(world)
+    page = _page(client.get("/"))
+    assert "acting-banner" not in page
+    assert FALLBACK in page
+    _assert_nothing_of_leas(page, world)
+    for name, (kind, make_url, _) in ACTIONS.items():
+        response = client.get(make_url(world))
+        assert response.status_code == (404 if kind == "object" else 200), name
+        page = _page(response)
+        assert "acting-banner" not in page, name
+        _assert_nothing_of_leas(page, world)
+    # She cannot act for Alice again: the 404 of a space that does not exist.
+    switch = client.post(SWITCH, {"profil": str(world.space.public_id)})
+    unknown = client.post(SWITCH, {"profil": str(uuid.uuid4())})
+    assert switch.status_code == unknown.status_code == 404
+    assert _page(switch) == _page(unknown)
+    # Alice keeps her own space, whole.
+    assert DOCUMENT_TITLE in world.alice_client.get(reverse("documents:index")).content.decode()
 
 
 # --- Leaving one's own link ends the access at the next request ---------------------------
