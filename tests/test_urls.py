@@ -15,6 +15,12 @@ from tests.security.urlmap import route_ids, routes
 PUBLIC = {
     # the agenda's iCalendar feed: calendar apps cannot log in, its secret token is the key
     "agenda:feed_ics",
+    # a share link and its files (carnet.sharing): for someone without an account, the token
+    # is the key
+    "sharing:view",
+    "sharing:document",
+    "sharing:synthesis",
+    "sharing:summary",
     # a professional's activation link (from the invitation email)
     "professionals:activate",
     "professionals:activate_totp",
@@ -57,13 +63,70 @@ PUBLIC = {
     "enrollment:serial_help",
     # demo outbox: public, but a 404 unless DEMO_MODE (tested below)
     "notifications:outbox",
+    # a catalogue entry's logo (shown on the public consent and catalogue pages)
+    "catalogue:logo",
+    # OAuth 2.0 / OpenID Connect / SMART (carnet.catalogue): called by apps, which have no
+    # session; discovery documents and keys are public by nature
+    "smart-configuration",
+    "fhir:smart-configuration",
+    "fhir:metadata",
+    "oauth2_provider:token",
+    "oauth2_provider:revoke-token",
+    "oauth2_provider:oidc-connect-discovery-info",
+    "oauth2_provider:jwks-info",
+    "oauth2_provider:user-info",
+    # the JSON API (django-ninja): answers 401 in JSON itself, never a login redirect; its
+    # OpenAPI document is public
+    "api:openapi-json",
+    "api:api-root",
+    "api:app_list",
+    "api:app_create",
+    "api:app_detail",
+    "api:app_update",
+    "api:app_status",
+    "api:app_logo",
+    # the FHIR API: a bearer token is the key (401 without one, tested below)
+    "fhir:read",
+    "fhir:search",
+    "fhir:binary",
+    "fhir:summary",
+}
+# Called with a bearer token or client credentials: 401 (405 for a GET of a POST-only
+# endpoint) without one, never a login page.
+TOKEN_REQUIRED = {
+    "api:api-root",
+    "api:app_list",
+    "api:app_create",
+    "api:app_detail",
+    "api:app_update",
+    "api:app_status",
+    "api:app_logo",
+    "fhir:read",
+    "fhir:search",
+    "fhir:binary",
+    "fhir:summary",
+    "oauth2_provider:token",
+    "oauth2_provider:revoke-token",
+    "oauth2_provider:user-info",
 }
 # Public pages that answer 404 to a bare GET: the opposition pages need the session of a fresh
 # opposition.
 # The agenda's feed answers 404 to any token but a live one.
-NOT_FOUND_WITHOUT_CONTEXT = {"enrollment:opposed", "enrollment:opposition_pdf", "agenda:feed_ics"}
-GONE_WITHOUT_CONTEXT = {"professionals:activate", "professionals:activate_totp"}
-NEED_CONTEXT = NOT_FOUND_WITHOUT_CONTEXT | GONE_WITHOUT_CONTEXT
+NOT_FOUND_WITHOUT_CONTEXT = {
+    "enrollment:opposed",
+    "enrollment:opposition_pdf",
+    "agenda:feed_ics",
+    "catalogue:logo",  # an entry without a logo
+}
+GONE_WITHOUT_CONTEXT = {
+    "professionals:activate",
+    "professionals:activate_totp",
+    "sharing:view",
+    "sharing:document",
+    "sharing:synthesis",
+    "sharing:summary",
+}
+NEED_CONTEXT = NOT_FOUND_WITHOUT_CONTEXT | GONE_WITHOUT_CONTEXT | TOKEN_REQUIRED
 
 ROUTES = routes()
 PRIVATE = [r for r in ROUTES if not r.public]
@@ -131,3 +194,12 @@ def test_outbox_is_public_only_in_demo(client, settings):
 def test_activation_links_need_a_valid_token(client, name):
     [route] = [r for r in ROUTES if r.name == name]
     assert client.get(route.url).status_code == 410
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(TOKEN_REQUIRED))
+def test_api_endpoints_need_a_token_not_a_session(client, name):
+    [route] = [r for r in ROUTES if r.name == name]
+    response = client.get(route.url)
+    assert response.status_code in (400, 401, 404, 405)
+    assert not _to_login(response)

@@ -75,6 +75,11 @@ INSTALLED_APPS = [
     "carnet.agenda",
     "carnet.messaging",
     "carnet.family",
+    "carnet.catalogue",
+    "carnet.fhir",
+    "carnet.sharing",
+    "carnet.exports",
+    "oauth2_provider",
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
@@ -387,7 +392,102 @@ CARNET = {
     "FAMILY_MAX_FOLLOWED": 5,
     # The coming-of-age notice goes this long before the 18th birthday.
     "FAMILY_MAJORITY_NOTICE_BEFORE": timedelta(days=30),
+    # Share links ("Partager", carnet.sharing): valid 24 hours unless chosen otherwise, 30
+    # days at most; at most this many open links per space and documents per link.
+    "SHARE_DEFAULT_VALIDITY": timedelta(hours=24),
+    "SHARE_MAX_VALIDITY": timedelta(days=30),
+    "SHARE_MAX_ACTIVE": 10,
+    "SHARE_MAX_DOCUMENTS": 20,
+    "SHARE_LABEL_MAX_LENGTH": 60,
+    "SHARE_PASSCODE_MIN_LENGTH": 4,
+    "SHARE_PASSCODE_MAX_LENGTH": 32,
+    # Wrong passcodes for one link before it is locked for SHARE_LOCKOUT; links that do not
+    # serve (unknown, expired, revoked) opened by one client before it is paused as long.
+    "SHARE_PASSCODE_MAX_FAILURES": 5,
+    "SHARE_BAD_LINKS_PER_CLIENT": 20,
+    "SHARE_FAILURE_WINDOW": timedelta(hours=1),
+    "SHARE_LOCKOUT": timedelta(hours=1),
+    # Connected apps: a consent lasts this long; the person is reminded of their connected
+    # services this often.
+    "CATALOGUE_CONNECTION_VALIDITY": timedelta(days=365),
+    "CATALOGUE_REMINDER_EVERY": timedelta(days=90),
+    "CATALOGUE_LOGO_MAX_BYTES": 200 * 1024,
+    # A logo is decoded only if it declares at most this many pixels a side (a forged PNG may
+    # declare huge ones), then kept as a PNG of at most CATALOGUE_LOGO_SIDE a side.
+    "CATALOGUE_LOGO_MAX_SOURCE_SIDE": 2048,
+    "CATALOGUE_LOGO_SIDE": 512,
+    # "Télécharger mes données" (exports): the file is offered EXPORT_VALIDITY, then deleted;
+    # one export in progress per account, a new one EXPORT_COOLDOWN after the last (a failed
+    # one does not count); a build silent for EXPORT_STALE_AFTER is taken over by the sweep, at
+    # most EXPORT_MAX_ATTEMPTS builds in all; the ZIP is sealed in chunks of EXPORT_CHUNK_BYTES.
+    "EXPORT_VALIDITY": timedelta(days=7),
+    "EXPORT_COOLDOWN": timedelta(hours=24),
+    "EXPORT_STALE_AFTER": timedelta(minutes=15),
+    "EXPORT_MAX_ATTEMPTS": 3,
+    "EXPORT_CHUNK_BYTES": 1024 * 1024,
     "WORKER_TICK_INTERVAL_SECONDS": 60,
+}
+
+# OAuth 2.0 / OpenID Connect / SMART on FHIR (django-oauth-toolkit, ADR 0019). Every model is
+# ours (carnet.catalogue) so that grants and tokens belong to a patient's connection.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "catalogue.App"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "catalogue.AccessToken"  # noqa: S105 (a model name)
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "catalogue.RefreshToken"  # noqa: S105
+OAUTH2_PROVIDER_GRANT_MODEL = "catalogue.Grant"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "catalogue.IDToken"  # noqa: S105
+OAUTH2_PROVIDER_DEVICE_GRANT_MODEL = "catalogue.DeviceGrant"
+
+
+# The OpenID signing key (RSA, PEM): OIDC_RSA_PRIVATE_KEY, or generated once into var/.
+def _rsa_private_pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+OIDC_RSA_PRIVATE_KEY = env("OIDC_RSA_PRIVATE_KEY", default=None) or _local_secret(
+    "oidc_rsa.pem", _rsa_private_pem
+)
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "carnet.catalogue.oauth.Validator",
+    "OAUTH2_SERVER_CLASS": "carnet.catalogue.oauth.Server",
+    "SCOPES_BACKEND_CLASS": "carnet.catalogue.oauth.Scopes",
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 90 * 24 * 3600,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REQUEST_APPROVAL_PROMPT": "force",  # the consent screen every time
+    "ALLOWED_REDIRECT_URI_SCHEMES": env.list(
+        "OAUTH_REDIRECT_SCHEMES", default=["https", "http"] if DEMO_MODE else ["https"]
+    ),
+    "ALLOW_LOCALHOST_LOOPBACK": DEMO_MODE,
+    "OIDC_ENABLED": True,
+    "OIDC_RSA_PRIVATE_KEY": OIDC_RSA_PRIVATE_KEY,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OIDC_TOKEN_ENDPOINT_AUTH_METHODS_SUPPORTED": [
+        "client_secret_basic",
+        "client_secret_post",
+        "none",
+    ],
+    # RFC 9700 (OAuth 2.0 Security BCP): PKCE S256 only, no implicit or password grant,
+    # bearer tokens only in the header, and tokens kept as checksums, never in clear.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
 }
 
 # The patients' messaging addresses: <INS>@<domain>. The SMTP gateway (carnet smtpd) listens on
@@ -417,5 +517,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},  # font subsetting chatter at each PDF
+        # Their DEBUG lines carry authorization codes and tokens: never below WARNING.
+        "oauthlib": {"level": "WARNING"},
+        "oauth2_provider": {"level": "WARNING"},
     },
 }

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 
 from carnet.agenda import selectors, services
 from carnet.agenda.models import AgendaSettings, Appointment, Reminder
-from carnet.core.views import SECTIONS
 from tests.enrollment.helpers import at, space_of
 
 pytestmark = pytest.mark.django_db
@@ -138,7 +137,6 @@ def test_the_navigation_and_the_prevention_calendar_are_linked(alice_client):
 
 
 def test_the_old_placeholder_is_gone(alice_client):
-    assert "agenda" not in SECTIONS
     assert "pas encore disponible" not in page(alice_client.get("/agenda/"))
 
 

@@ -115,7 +115,7 @@ def test_professionals_tab_leaves_out_the_service_and_the_owner(alice, alice_cli
     ("tab", "text"),
     [
         ("representants", "Aucune activité pour l'instant."),
-        ("services", "Aucun service connecté."),
+        ("services", "Aucune activité pour l'instant."),
     ],
 )
 def test_tabs_without_rows_are_honest_empty_states(alice_client, space, doctor, tab, text):

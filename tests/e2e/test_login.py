@@ -82,7 +82,7 @@ def test_first_login_by_email_welcome_navigation_and_logout(ui, alice):
         )
     ).to_have_attribute("aria-current", "page")
     tab.snap("profil-medical")
-    headings = {"Documents": "Mes documents"}
+    headings = {"Documents": "Mes documents", "Catalogue": "Catalogue de services"}
     for section in steps.NAVIGATION[2:]:
         tab.follow(section)
         tab.expect_heading(headings.get(section, section))

@@ -128,3 +128,9 @@ class NotificationPreference(models.Model):
 
     def __str__(self):
         return f"Préférences {self.user_id}"
+
+
+def account_of(actor) -> User | None:
+    """The account behind an actor, for an `author` column: None for a connected app (the
+    catalogue's apps act for the person without an account of their own)."""
+    return actor if isinstance(actor, User) else None

@@ -54,6 +54,20 @@ def activity_events(user: User, *, subject: str = ""):
 # --- The trail in French words ----------------------------------------------------------------
 
 ACTIONS = {
+    # Connected apps (catalogue) and their calls to the FHIR API
+    "service_connecte": "Connexion d'un service du catalogue",
+    "service_deconnecte": "Désynchronisation d'un service",
+    "service_rappel": "Rappel des services connectés",
+    "application_lecture": "Lecture par un service connecté",
+    "application_recherche": "Recherche par un service connecté",
+    "application_synthese": "Synthèse lue par un service connecté",
+    "application_ajout": "Ajout par un service connecté",
+    "application_modification": "Modification par un service connecté",
+    "application_annulation": "Annulation par un service connecté",
+    "catalogue_ajout": "Référencement d'un service",
+    "catalogue_statut": "Changement de statut d'un service",
+    "catalogue_modification": "Modification d'un service du catalogue",
+    "catalogue_logo": "Nouveau logo d'un service du catalogue",
     # Linked profiles (family)
     "profil_rattache": "Rattachement du profil à un représentant légal",
     "invitation_envoyee": "Invitation d'un second représentant légal",
@@ -119,6 +133,8 @@ ACTIONS = {
     "administrateur_retire": "Professionnel retiré des administrateurs",
     "urgence_parametres": "Modification des paramètres d'accès en urgence",
     "historique_exporte": "Export de l'historique d'activité",
+    "export_demande": "Demande d'un export de toutes les données (« Télécharger mes données »)",
+    "export_telechargement": "Téléchargement de l'export de toutes les données",
     "rendez_vous_ajout": "Ajout d'un rendez-vous à l'agenda",
     "rendez_vous_modification": "Modification d'un rendez-vous",
     "rendez_vous_suppression": "Suppression d'un rendez-vous",
@@ -145,6 +161,14 @@ ACTIONS = {
     "piece_jointe_consultation": "Consultation d'une pièce jointe",
     "piece_jointe_telechargement": "Téléchargement d'une pièce jointe",
     "piece_jointe_enregistree": "Pièce jointe enregistrée dans les documents",
+    # Share links (carnet.sharing)
+    "partage_cree": "Création d'un lien de partage",
+    "partage_revoque": "Révocation d'un lien de partage",
+    "partage_ouverture": "Ouverture d'un lien de partage",
+    "partage_synthese": "Téléchargement de la synthèse médicale par un lien de partage",
+    "partage_synthese_fhir": "Synthèse (FHIR) lue par un lien de partage",
+    "partage_code_refuse": "Code d'accès d'un lien de partage refusé",
+    "partage_verrouille": "Lien de partage verrouillé après trop de codes refusés",
 }
 TRANSITIONS = {
     "active": "Activation de l'espace",
@@ -175,6 +199,7 @@ def _who(event: Event, user: User | None) -> str:
         "operateur": "L'Assurance Maladie",
         "professionnel": "Un professionnel de santé",
         "anonyme": "Personne de connecté",
+        "partage": "Un lien de partage",
     }.get(kind, "Vous" if kind == "usager" and user is None else "Une autre personne")
 
 

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import formats, timezone
 
+from carnet.accounts.models import account_of
 from carnet.audit.services import Entry as AuditEntry
 from carnet.audit.services import events_record
 from carnet.core import clock
@@ -195,7 +196,7 @@ def appointment_add(
         source=source,
         source_name=source_name,
         external_uid=external_uid,
-        author=user,
+        author=account_of(user),
         created_at=now,
         updated_at=now,
     )

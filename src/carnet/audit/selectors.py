@@ -19,16 +19,15 @@ from carnet.core import clock
 
 from .models import Event
 
-# The tabs, in the order shown. "services" comes with the catalogue issue: until then an
-# honest empty state, never made-up rows.
+# The tabs, in the order shown.
 TABS = {
     "professionnels": "Professionnels",
     "mes-activites": "Mes activités",
     "representants": "Représentants légaux et aidants",
     "services": "Services connectés",
+    "partages": "Liens de partage",
 }
 DEFAULT_TAB = "professionnels"
-EMPTY_TABS = {"services"}
 
 # "Filtrer par type": each kind is a set of action names, defined here only.
 KINDS = {
@@ -48,6 +47,13 @@ KINDS = {
             "acces_urgence",
             "acces_urgence_ouvert",
             "historique_exporte",
+            "application_lecture",
+            "application_recherche",
+            "application_synthese",
+            "partage_ouverture",
+            "partage_synthese",
+            "partage_synthese_fhir",
+            "export_telechargement",
         },
     ),
     "ajouts": (
@@ -59,6 +65,7 @@ KINDS = {
             "rappel_ajout",
             "acces_rendez_vous_ajout",
             "agenda_import",
+            "application_ajout",
         },
     ),
     "modifications": (
@@ -90,6 +97,8 @@ KINDS = {
             "agenda_abonnement_revoque",
             "prevention_statut",
             "prevention_rappels",
+            "application_modification",
+            "application_annulation",
         },
     ),
     "autorisations": (
@@ -106,6 +115,10 @@ KINDS = {
             "soin_masque",
             "soin_affiche",
             "urgence_parametres",
+            "service_connecte",
+            "service_deconnecte",
+            "partage_cree",
+            "partage_revoque",
         },
     ),
     "connexions": (
@@ -118,12 +131,17 @@ KINDS = {
             "code_refuse",
             "session_terminee",
             "sessions_terminees",
+            "partage_code_refuse",
+            "partage_verrouille",
         },
     ),
 }
 
 PROFESSIONAL_PREFIX = "professionnel:"
+SHARE_PREFIX = "partage:"  # a share link's openings and downloads (carnet.sharing)
+APP_PREFIX = "application:"  # a connected app's calls (carnet.catalogue)
 CHANNEL_PORTAL = "Portail"
+CHANNEL_API = "API (service connecté)"
 CHANNEL_EMERGENCY = "Accès en urgence"
 DELETED_DOCUMENT = "document supprimé"
 # The emergency access row and its "acces_urgence_ouvert" event are written in the same
@@ -185,6 +203,20 @@ def history_events(user, space, tab: str, *, since=None, until=None, kind: str =
         unsaid = unsaid_document_ids(space)
         if unsaid:
             events = events.exclude(object_type="document", object_id__in=unsaid)
+    elif tab == "services":
+        # What the connected apps (catalogue) did in the space, call by call.
+        events = Event.objects.filter(space_id=space.public_id, actor__startswith=APP_PREFIX)
+    elif tab == "partages":
+        # The space's share links (carnet.sharing): made and revoked by whom, and what was
+        # opened or downloaded through them.
+        from carnet.documents.selectors import unsaid_document_ids
+
+        events = Event.objects.filter(space_id=space.public_id).filter(
+            Q(actor__startswith=SHARE_PREFIX) | Q(object_type="partage")
+        )
+        unsaid = unsaid_document_ids(space)
+        if unsaid:
+            events = events.exclude(object_type="document", object_id__in=unsaid)
     else:
         return Event.objects.none()
     if since is not None:
@@ -223,6 +255,13 @@ def _linked_names(events, space) -> dict[str, str]:
     return names
 
 
+def _share_names(events, space) -> dict[str, str]:
+    """ "Lien de partage « label »" by actor, for the share links of `events`."""
+    from carnet.sharing.selectors import share_names
+
+    return share_names((e.actor for e in events), space)
+
+
 def _professionals(events) -> dict[str, str]:
     """ "Prénom Nom, Profession (spécialité)" by actor, for the professionals of `events`."""
     from carnet.professionals.models import Professional
@@ -242,6 +281,21 @@ def _professionals(events) -> dict[str, str]:
             f"{p['first_name']} {p['last_name']}, {profession}"
         )
     return names
+
+
+def _apps(events) -> dict[str, str]:
+    """The connected apps' names by actor, for the apps of `events` (one query)."""
+    from carnet.catalogue.models import App
+
+    ids = _uuids(e.actor.removeprefix(APP_PREFIX) for e in events if e.actor.startswith(APP_PREFIX))
+    if not ids:
+        return {}
+    return {
+        f"{APP_PREFIX}{public_id}": name
+        for public_id, name in App.objects.filter(public_id__in=ids).values_list(
+            "public_id", "name"
+        )
+    }
 
 
 def _uuids(values) -> set[UUID]:
@@ -304,12 +358,14 @@ def _emergencies(events, space) -> dict[int, str]:
 
 
 def history_rows(events, user, space) -> list[Row]:
-    """The lines of one page in words: five queries at most, whatever the page's length."""
+    """The lines of one page in words: six queries at most, whatever the page's length."""
     events = list(events)
     professionals = _professionals(events)
     linked = _linked_names(events, space)
     titles = _titles(events, space)
     reasons = _emergencies(events, space)
+    shares = _share_names(events, space)
+    apps = _apps(events)
     rows = []
     for event in events:
         label, detail = _describe(event)
@@ -317,6 +373,10 @@ def history_rows(events, user, space) -> list[Row]:
             # The professional's basis of access ("motif : autorise") is for the service.
             detail = ""
             who = professionals.get(event.actor) or _who(event, user)
+        elif event.actor.startswith(APP_PREFIX):
+            who = apps.get(event.actor) or "Service connecté"
+        elif event.actor in shares:
+            who = shares[event.actor]
         elif event.actor in linked and event.actor != user.actor:
             who = linked[event.actor]
         else:
@@ -324,13 +384,26 @@ def history_rows(events, user, space) -> list[Row]:
         document = ""
         if event.object_type == "document":
             document = titles.get(event.object_id, DELETED_DOCUMENT)
-        channel = CHANNEL_PORTAL
+        channel = CHANNEL_API if event.actor.startswith(APP_PREFIX) else CHANNEL_PORTAL
         if event.action == "acces_urgence_ouvert" or (event.detail or {}).get("motif") == "urgence":
             channel = CHANNEL_EMERGENCY
             if event.pk in reasons:
                 channel = f"{CHANNEL_EMERGENCY} — motif : {reasons[event.pk]}"
         rows.append(Row(event.at, who, label, detail, document, channel))
     return rows
+
+
+def space_trail(space):
+    """Every event of a space, newest first, less what its reader may not be told (the
+    documents still withheld; for a representative, a minor's confidential ones): the history
+    in the full export (« Télécharger mes données »)."""
+    from carnet.documents.selectors import unsaid_document_ids
+
+    events = Event.objects.filter(space_id=space.public_id)
+    unsaid = unsaid_document_ids(space)
+    if unsaid:
+        events = events.exclude(object_type="document", object_id__in=unsaid)
+    return events.order_by("-at", "-id")
 
 
 def history_rows_all(events, user, space):

@@ -4,14 +4,12 @@ GET only: the tab, the period, the kind and the page are in the query string, so
 link and the form work without JavaScript and a page can be bookmarked.
 """
 
-import csv
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -20,10 +18,7 @@ from carnet.core.http import client_address
 
 from . import selectors, services
 from .forms import HistoryFilterForm
-
-CSV_HEADER = ["date", "heure", "qui", "action", "document", "canal"]
-# A cell starting with one of these is a formula to a spreadsheet: prefix it with a quote.
-FORMULA_STARTS = ("=", "+", "-", "@")
+from .history_csv import csv_lines
 
 
 def _tab(request) -> str:
@@ -67,34 +62,12 @@ def history(request):
             ],
             "tab": tab,
             "tab_label": selectors.TABS[tab],
-            "empty_tab": tab in selectors.EMPTY_TABS,
             "form": form,
             "page": page,
             "rows": rows,
             "query": query,
         },
     )
-
-
-class _Echo:
-    """csv.writer writes into this and gets the line back, to stream it."""
-
-    def write(self, value):
-        return value
-
-
-def _cell(value: str) -> str:
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
-
-
-def _csv_lines(rows):
-    writer = csv.writer(_Echo(), delimiter=";")
-    yield "\ufeff" + writer.writerow(CSV_HEADER)  # the BOM: French Excel reads UTF-8
-    for row in rows:
-        local = timezone.localtime(row.at)
-        label = f"{row.label} — {row.detail}" if row.detail else row.label
-        cells = [f"{local:%d/%m/%Y}", f"{local:%H:%M}", row.who, label, row.document, row.channel]
-        yield writer.writerow([_cell(c) for c in cells])
 
 
 def _export(request, space, tab, cleaned, events):
@@ -107,7 +80,7 @@ def _export(request, space, tab, cleaned, events):
     )
     rows = selectors.history_rows_all(events, request.user, space)
     response = StreamingHttpResponse(
-        (line.encode("utf-8") for line in _csv_lines(rows)),
+        (line.encode("utf-8") for line in csv_lines(rows)),
         content_type="text/csv; charset=utf-8",
     )
     filename = f"historique-{tab}-{clock.today():%Y-%m-%d}.csv"

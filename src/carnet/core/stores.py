@@ -13,7 +13,7 @@ never read, listed or deleted.
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -77,6 +77,45 @@ class LocalStore:
             return self._path(name).read_bytes()
         except FileNotFoundError as exc:
             raise BlobMissing(name) from exc
+
+    def write_stream(self, name: str, chunks: Iterable[bytes]) -> int:
+        """`write` from chunks, for a file too large to hold whole (the exports): the same
+        temporary file, syncs and rename. Returns the number of bytes written."""
+        path = self._path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
+        written = 0
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+                    written += len(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return written
+
+    def read_stream(self, name: str, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        """The stored bytes in chunks of `chunk_size` (BlobMissing at once if absent)."""
+        try:
+            fh = self._path(name).open("rb")
+        except FileNotFoundError as exc:
+            raise BlobMissing(name) from exc
+
+        def chunks():
+            with fh:
+                while chunk := fh.read(chunk_size):
+                    yield chunk
+
+        return chunks()
 
     def delete(self, name: str) -> None:
         self._path(name).unlink(missing_ok=True)
@@ -166,6 +205,67 @@ class S3Store:
                 raise BlobMissing(name) from exc
             raise
         return response["Body"].read()
+
+    def write_stream(self, name: str, chunks: Iterable[bytes], part_size: int = 8 << 20) -> int:
+        """`write` from chunks, as a multipart upload of `part_size` parts (S3 wants 5 MiB at
+        least but the last): the object appears whole at the completion, or not at all (a
+        failure aborts the upload; a crash leaves an incomplete upload, which the bucket's
+        AbortIncompleteMultipartUpload rule removes). Returns the number of bytes written."""
+        key = self._key(name)
+        client = self._client
+        upload_id = client.create_multipart_upload(
+            Bucket=self.bucket_name, Key=key, ContentType="application/octet-stream"
+        )["UploadId"]
+        parts: list[dict] = []
+        buffer = bytearray()
+        written = 0
+
+        def send(body: bytes) -> None:
+            number = len(parts) + 1
+            etag = client.upload_part(
+                Bucket=self.bucket_name, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+            )["ETag"]
+            parts.append({"PartNumber": number, "ETag": etag})
+
+        try:
+            for chunk in chunks:
+                buffer += chunk
+                written += len(chunk)
+                while len(buffer) >= part_size:
+                    send(bytes(buffer[:part_size]))
+                    del buffer[:part_size]
+            if buffer or not parts:
+                send(bytes(buffer))
+            client.complete_multipart_upload(
+                Bucket=self.bucket_name,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException:
+            client.abort_multipart_upload(Bucket=self.bucket_name, Key=key, UploadId=upload_id)
+            raise
+        return written
+
+    def read_stream(self, name: str, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        """The stored bytes in chunks of `chunk_size` (BlobMissing at once if absent)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._client.get_object(Bucket=self.bucket_name, Key=self._key(name))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise BlobMissing(name) from exc
+            raise
+        body = response["Body"]
+
+        def chunks():
+            try:
+                yield from body.iter_chunks(chunk_size)
+            finally:
+                body.close()
+
+        return chunks()
 
     def delete(self, name: str) -> None:
         self._client.delete_object(Bucket=self.bucket_name, Key=self._key(name))

@@ -6,7 +6,6 @@ app_name = "core"
 urlpatterns = [
     path("", views.home, name="home"),
     path("bienvenue/", views.welcome, name="welcome"),
-    path("catalogue/", views.section_page("catalogue"), name="catalogue"),
     path("cgu/", views.legal_page("cgu"), name="cgu"),
     path("donnees-personnelles/", views.legal_page("privacy"), name="privacy"),
     path("accessibilite/", views.legal_page("accessibility"), name="accessibility"),

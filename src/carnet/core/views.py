@@ -1,4 +1,4 @@
-"""The home page, the sections' landing pages, the public legal pages, and the session helpers
+"""The home page, the public legal pages, and the session helpers
 (keep-alive of the idle warning, the page shown when a form fails the CSRF check)."""
 
 from django.contrib.auth.decorators import login_not_required
@@ -15,14 +15,6 @@ LEGAL_PAGES = {
     "privacy": "Politique de protection des données personnelles",
     "accessibility": "Déclaration d'accessibilité",
     "legal": "Mentions légales",
-}
-
-# The sections later capabilities fill; until then each says honestly what it will hold.
-SECTIONS = {
-    "catalogue": (
-        "Catalogue",
-        "Les applications de santé référencées que vous pouvez connecter à votre espace.",
-    ),
 }
 
 
@@ -57,22 +49,6 @@ def welcome(request):
     return render(request, "core/welcome.html")
 
 
-def section_page(name):
-    title, description = SECTIONS[name]
-
-    @never_cache
-    @require_safe
-    def view(request):
-        return render(
-            request,
-            "core/section.html",
-            {"title": title, "description": description, "section": name},
-        )
-
-    view.__name__ = f"section_{name}"
-    return view
-
-
 def legal_page(name):
     @login_not_required
     @require_safe
@@ -97,5 +73,11 @@ def session_keepalive(request):
 
 
 def csrf_failure(request, reason=""):
-    """CSRF_FAILURE_VIEW: a French page in our layout (Django's own carries an inline style)."""
+    """CSRF_FAILURE_VIEW: a French page in our layout (Django's own carries an inline style);
+    for the JSON API (carnet.api), its JSON error."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse(
+            {"detail": "Jeton CSRF absent ou invalide (en-tête X-CSRFToken).", "errors": []},
+            status=403,
+        )
     return render(request, "core/csrf_failure.html", status=403)

@@ -39,6 +39,7 @@ from django.utils import formats
 from carnet.accounts.models import User
 from carnet.accounts.services import notify
 from carnet.audit.services import Entry, events_record
+from carnet.catalogue.services import connections_end_at_majority
 from carnet.core import clock
 from carnet.enrollment import letters
 from carnet.enrollment import services as enrollment
@@ -221,9 +222,10 @@ def _birthdays(spaces: list[Space]) -> int:
             mine = [space for space in spaces if space.pk in claimed]
             entries = _links_end(mine, now) + _invitations_cancel(mine, now)
             code_entries, letter_items = _codes_issue(mine, now)
+            # The apps the representatives connected lose access: the young adult's consent
+            # replaces theirs (they connect again the ones they want).
+            entries += connections_end_at_majority(mine, now)
             events_record(entries + code_entries)
-            # Connected apps would be asked to consent again here, the young adult's consent
-            # replacing the representatives': there is no catalogue of apps yet (issue 10).
             if letter_items:
                 path = _letters_write(letter_items)
     except BaseException:

@@ -84,6 +84,16 @@ def conversation_of_space(space: Space, public_id) -> Conversation:
     return found
 
 
+def conversations_all(space: Space):
+    """Every live conversation of the space, archived ones too, oldest first (the export of
+    « Télécharger mes données »)."""
+    return (
+        Conversation.objects.filter(space=space, deleted_at__isnull=True)
+        .select_related("professional", "space__person")
+        .order_by("created_at", "id")
+    )
+
+
 def thread(conversation: Conversation) -> list[Message]:
     """The messages in order, their attachments fetched (bodies decrypted by the view's
     service call)."""

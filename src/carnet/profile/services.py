@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from carnet.accounts.models import account_of
 from carnet.audit.services import Entry as AuditEntry
 from carnet.audit.services import events_record
 from carnet.core import clock
@@ -25,7 +26,7 @@ def entry_create(*, actor, space, model, values: dict):
     now = clock.now()
     with transaction.atomic():
         obj = model.objects.create(
-            space=space, author=actor, created_at=now, updated_at=now, **values
+            space=space, author=account_of(actor), created_at=now, updated_at=now, **values
         )
         _audit(actor, space, "profil_ajout", obj)
     return obj

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from carnet.accounts.models import User
+from carnet.catalogue.models import App
 from carnet.core import clock
 from carnet.core.validators import nir_key
 from carnet.documents.care import care_demo_events
@@ -125,7 +126,9 @@ class Command(BaseCommand):
         "Crée les données de démonstration (fictives) : une personne avec un code provisoire, "
         "une active (profil, documents, agenda), une opposée, une famille, et les comptes de "
         "démonstration (dont le "
-        "professionnel demo.professionnel et son application d'authentification). Ne refait "
+        "professionnel demo.professionnel et son application d'authentification), et des "
+        "applications fictives dans le catalogue (dont « Carnet Démo — Suivi tension », "
+        "client_id demo-suivi-tension, que joue examples/smart_app.py). Ne refait "
         "rien si elles existent déjà. Seulement en mode démonstration (CARNET_DEMO=1)."
     )
 
@@ -145,6 +148,9 @@ class Command(BaseCommand):
             # A database seeded before the agenda existed gets the demo agenda, once.
             if seed_agenda_if_missing():
                 added.append("les rendez-vous et le rappel de démonstration de demo.patient")
+            # A database seeded before the catalogue existed gets its demo entries, once.
+            if seed_catalogue():
+                added.append("les applications de démonstration du catalogue")
             if added:
                 self.stdout.write(
                     "Données de démonstration déjà présentes : rien n'est modifié, sauf "
@@ -220,14 +226,8 @@ class Command(BaseCommand):
         demo_totp_device_ensure(pro)
         seed_professionals()
         seed_agenda(User.objects.get(identifier="demo.patient"), pro)
-        User.objects.create_user(
-            "demo.operateur",
-            DEMO_PASSWORD_OPERATOR,
-            kind=User.Kind.OPERATOR,
-            is_staff=True,
-            email="operateur.demo@exemple.fr",
-            email_verified=True,
-        )
+        demo_operator_ensure()
+        seed_catalogue()
         self.stdout.write("Données de démonstration créées (toutes fictives).")
         pending = persons["pending"]
         self.stdout.write(
@@ -262,6 +262,13 @@ class Command(BaseCommand):
                 "patient)"
             )
         self.stdout.write("")
+        if App.objects.filter(client_id=DEMO_APP_CLIENT_ID).exists():
+            self.stdout.write(
+                "Application connectée de démonstration (SMART on FHIR) : « "
+                f"{DEMO_APPS[0]['name']} », client_id {DEMO_APP_CLIENT_ID}\n"
+                "  dans un autre terminal : .venv/bin/python examples/smart_app.py "
+                "(voir examples/README.md)\n"
+            )
         self.print_smtp_demo()
         if pending:
             self.stdout.write(
@@ -379,6 +386,115 @@ def demo_smtp_access() -> DemoSmtpAccess | None:
         sender=doctor.messaging_address,
         recipient=patient_address(space),
     )
+
+
+def demo_operator_ensure() -> User:
+    """demo.operateur (its password is published): created if it is not there."""
+    operator = User.objects.filter(identifier="demo.operateur", kind=User.Kind.OPERATOR).first()
+    if operator is None:
+        operator = User.objects.create_user(
+            "demo.operateur",
+            DEMO_PASSWORD_OPERATOR,
+            kind=User.Kind.OPERATOR,
+            is_staff=True,
+            email="operateur.demo@exemple.fr",
+            email_verified=True,
+        )
+    return operator
+
+
+# The demo catalogue: synthetic apps, each with a fixed, documented client_id. The first one is
+# played by examples/smart_app.py (a public client, PKCE S256, loopback redirect: any port of
+# 127.0.0.1 is accepted, RFC 8252); the last one is suspended, so it is not in the catalogue.
+DEMO_APP_CLIENT_ID = "demo-suivi-tension"
+DEMO_APP_REDIRECT_URI = "http://127.0.0.1:8765/retour"
+DEMO_APPS = [
+    dict(
+        client_id=DEMO_APP_CLIENT_ID,
+        name="Carnet Démo — Suivi tension",
+        category=App.Category.MEASURES,
+        description=(
+            "Application fictive (démonstration) : elle lit votre identité, vos documents et vos "
+            "mesures, et ajoute les tensions prises avec votre tensiomètre. Le script "
+            "examples/smart_app.py joue son rôle."
+        ),
+        allowed_scopes=(
+            "launch/patient openid fhirUser offline_access patient/Patient.rs "
+            "patient/Observation.crs patient/DocumentReference.rs"
+        ),
+        redirect_uris=[DEMO_APP_REDIRECT_URI],
+    ),
+    dict(
+        client_id="demo-rendez-vous",
+        name="Carnet Démo — Rendez-vous",
+        category=App.Category.APPOINTMENTS,
+        description=(
+            "Service fictif de prise de rendez-vous (démonstration) : les rendez-vous pris "
+            "chez un professionnel s'ajoutent à votre agenda, et s'y modifient ou s'y annulent."
+        ),
+        allowed_scopes=(
+            "launch/patient openid fhirUser patient/Patient.rs patient/Appointment.cruds"
+        ),
+        redirect_uris=["https://rendez-vous.demo.exemple.fr/retour"],
+    ),
+    dict(
+        client_id="demo-prevention",
+        name="Carnet Démo — Prévention",
+        category=App.Category.PREVENTION,
+        description=(
+            "Application fictive de prévention (démonstration) : elle lit vos vaccinations et "
+            "vos sujets de santé pour vous rappeler les dépistages et les rappels de vaccins."
+        ),
+        allowed_scopes=(
+            "launch/patient openid fhirUser patient/Patient.rs patient/Immunization.rs "
+            "patient/Condition.rs"
+        ),
+        redirect_uris=["https://prevention.demo.exemple.fr/retour"],
+    ),
+    dict(
+        client_id="demo-bien-etre",
+        name="Carnet Démo — Bien-être",
+        category=App.Category.WELLBEING,
+        description=(
+            "Application fictive (démonstration), suspendue par l'opérateur : elle n'apparaît "
+            "pas dans le catalogue et ses jetons sont refusés."
+        ),
+        allowed_scopes="launch/patient patient/Observation.rs",
+        redirect_uris=["https://bien-etre.demo.exemple.fr/retour"],
+        status=App.Status.SUSPENDED,
+    ),
+]
+
+
+def seed_catalogue() -> bool:
+    """The demo entries of the catalogue, registered by demo.operateur through the real
+    service, each under its fixed client_id; an entry already there (whatever its status now)
+    is left as it is. Returns whether anything was added."""
+    from carnet.catalogue.services import app_register
+
+    missing = [
+        spec for spec in DEMO_APPS if not App.objects.filter(client_id=spec["client_id"]).exists()
+    ]
+    if not missing:
+        return False
+    with transaction.atomic():
+        operator = demo_operator_ensure()
+        for spec in missing:
+            app, _ = app_register(
+                operator=operator,
+                name=spec["name"],
+                editor="Carnet (démonstration)",
+                description=spec["description"],
+                category=spec["category"],
+                allowed_scopes=spec["allowed_scopes"].split(),
+                redirect_uris=spec["redirect_uris"],
+                status=spec.get("status", App.Status.ONLINE),
+                client="seed_demo",
+            )
+            # app_register draws a random client_id; the demo's is fixed and documented.
+            app.client_id = spec["client_id"]
+            app.save(update_fields=["client_id"])
+    return True
 
 
 def grouped(secret: str) -> str:

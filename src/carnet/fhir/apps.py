@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FhirConfig(AppConfig):
+    name = "carnet.fhir"
+    verbose_name = "API FHIR"
