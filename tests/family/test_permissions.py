@@ -25,7 +25,8 @@ columns, "Léa's space" and "Léa's data" below read "Alice's space" and "Alice'
   (POST /profils/aidants/<link>/retirer/): her next request is for her own profile again.
 
 Denials are 404s exactly like an id that does not exist, and a denied actor's list pages show
-their own space, never Léa's data. The export is not built yet: it is left out of this matrix.
+their own space, never Léa's data. The export (« Télécharger mes données ») has its own test
+over the same actors, at the end.
 """
 
 import re
@@ -659,3 +660,41 @@ def test_the_invited_parent_sees_the_invitation_but_none_of_leas_data(alice, bob
     _assert_nothing_of_leas(page, world)
     assert client.get("/").status_code == 200
     _assert_nothing_of_leas(_page(client.get("/")), world)
+
+
+# --- The export (« Télécharger mes données », issue 10) --------------------------------------
+
+# Who may export the space in question (Léa's; Alice's own in the caregivers' world): offered on
+# the request form, and accepted when posted. A professional is sent to their portal.
+EXPORTS = {
+    "parent": True,
+    "invited_parent": False,
+    "second_parent": True,
+    "stranger": False,
+    "professional": None,
+    "caregiver": False,  # a caregiver never exports (issue 9)
+    "revoked_caregiver": False,
+}
+assert list(EXPORTS) == ACTORS
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_export_of_the_space(world_for, actor):
+    from carnet.exports.models import Export
+
+    world = world_for(actor)
+    client, user = actor_client(world, actor)
+    page = client.get(reverse("exports:request"))
+    wanted = {"profiles": [str(world.space.public_id)]}
+    if EXPORTS[actor] is None:
+        assert page.status_code == 302 and page.url == PRO_PORTAL
+        assert client.post(reverse("exports:request"), wanted).status_code == 403
+        assert not Export.objects.exists()
+        return
+    assert page.status_code == 200
+    checkboxes = re.findall(r'<input[^>]*name="profiles"[^>]*>', _page(page))
+    offered = any(str(world.space.public_id) in box for box in checkboxes)
+    assert offered is EXPORTS[actor], actor
+    answer = client.post(reverse("exports:request"), wanted)
+    assert answer.status_code == (302 if EXPORTS[actor] else 404), answer.content.decode()[:500]
+    assert Export.objects.filter(spaces=world.space).exists() is EXPORTS[actor]
