@@ -279,3 +279,13 @@ def test_the_catalogue_lists_and_searches_online_apps(alice_client, app, operato
     detail = alice_client.get(f"/catalogue/{app.public_id}/").content.decode()
     assert "Lire et rechercher vos documents de santé" in detail
     assert REDIRECT not in detail
+
+
+def test_an_app_revokes_its_own_token(alice_client, alice, app):
+    token = connect(alice_client, app, SCOPE)
+    space = space_of(alice.person)
+    revoked = Client().post(
+        "/oauth/revoke_token/", {"token": token["access_token"], "client_id": app.client_id}
+    )
+    assert revoked.status_code == 200
+    assert fhir(token["access_token"], f"Patient/{space.public_id}").status_code == 401
