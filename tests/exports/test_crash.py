@@ -231,6 +231,9 @@ def test_a_damaged_document_is_left_out_and_named_and_the_next_export_holds_it(
     ask(alice_client, django_capture_on_commit_callbacks, [alice_space])
     export = latest(alice)
     assert export.status == Export.Status.READY and export.documents == 2
+    assert export.unreadable == 1
+    page = alice_client.get(reverse("exports:index")).content.decode()
+    assert "Un fichier n'a pas pu être lu" in page and "LISEZMOI.txt" in page
     reauthenticated(alice_client)
     archive = opened(download(alice_client, export))
     folder = f"{alice.person.first_name} {alice.person.last_name}"
@@ -249,7 +252,7 @@ def test_a_damaged_document_is_left_out_and_named_and_the_next_export_holds_it(
         later.force_login(alice)
         ask(later, django_capture_on_commit_callbacks, [alice_space])
         again = latest(alice)
-        assert again.pk != export.pk and again.documents == 3
+        assert again.pk != export.pk and again.documents == 3 and again.unreadable == 0
         reauthenticated(later)
         archive = opened(download(later, again))
     assert sorted(sha256(archive.read(n)) for n in archive.namelist() if "/documents/" in n) == (

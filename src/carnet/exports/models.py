@@ -46,6 +46,9 @@ class Export(models.Model):
         "core.Blob", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     documents = models.PositiveIntegerField(default=0)  # files of documents in the ZIP
+    # Documents and messages left out because their stored file failed its integrity check
+    # (named in the ZIP's LISEZMOI.txt, and said on the export page).
+    unreadable = models.PositiveIntegerField(default=0)
     ready_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)  # expired, withdrawn or failed

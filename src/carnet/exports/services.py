@@ -293,6 +293,7 @@ def _finish(export: Export, token: str, name: str, *, size: int, sha256: str, ar
             expires_at=now + _limits()["EXPORT_VALIDITY"],
             heartbeat_at=None,
             documents=archive.documents,
+            unreadable=len(archive.skipped),
         )
         if not offered:
             raise Superseded(str(export.public_id))  # rolls the row back; the caller drops the file
