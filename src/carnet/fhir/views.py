@@ -6,14 +6,14 @@ the profile's history (« Services connectés »).
 """
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from carnet.catalogue import scopes as smart
-from carnet.catalogue.services import api_call_record, app_actor
+from carnet.catalogue.services import api_call_record
+from carnet.core import clock
 from carnet.documents import services as documents
-from carnet.documents.responses import file_name
+from carnet.documents.responses import file_response
 
 from . import capability, mappers, resources, search, writes
 from .http import Refusal, caller_of, outcome, resource_response
@@ -50,15 +50,7 @@ def read(request, resource_type: str, resource_id: str):
     kind = resources.kind(resource_type)
     caller.require(resource_type, "r")
     obj = kind.get(caller, resource_id)
-    api_call_record(
-        app=caller.app,
-        connection=caller.connection,
-        space=caller.space,
-        action="application_lecture",
-        client=caller.client,
-        object_type=_audited_type(resource_type),
-        object_id=resource_id,
-    )
+    _record(caller, "application_lecture", _audited_type(resource_type), resource_id)
     return resource_response(kind.map(obj))
 
 
@@ -95,14 +87,7 @@ def search_type(request, resource_type: str):
     kind = resources.kind(resource_type)
     caller.require(resource_type, "s")
     bundle = search.run(request, caller, kind)
-    api_call_record(
-        app=caller.app,
-        connection=caller.connection,
-        space=caller.space,
-        action="application_recherche",
-        client=caller.client,
-        object_type=resource_type,
-    )
+    _record(caller, "application_recherche", resource_type)
     return resource_response(bundle)
 
 
@@ -113,30 +98,14 @@ def binary(request, resource_id: str):
     caller = caller_of(request)
     caller.require("DocumentReference", "r")
     doc = resources.kind("DocumentReference").get(caller, resource_id)
-    actor = _AppActor(app_actor(caller.app))
     try:
-        data = documents.document_content(user=actor, doc=doc, download=True, client=caller.client)
+        data = documents.document_content(
+            user=writes.AppActor(caller), doc=doc, download=True, client=caller.client
+        )
     except documents.DocumentUnreadable:
         return outcome(500, "Ce fichier est illisible ; l'incident est enregistré.")
-    api_call_record(
-        app=caller.app,
-        connection=caller.connection,
-        space=caller.space,
-        action="application_lecture",
-        client=caller.client,
-        object_type="document",
-        object_id=resource_id,
-    )
-    chunk = 64 * 1024
-    response = StreamingHttpResponse(
-        (data[i : i + chunk] for i in range(0, len(data), chunk)), content_type=doc.media_type
-    )
-    response["Content-Length"] = str(len(data))
-    response["Content-Disposition"] = f'attachment; filename="{file_name(doc)}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox"
-    response["Cache-Control"] = "no-store"
-    return response
+    _record(caller, "application_lecture", "document", resource_id)
+    return file_response(doc, data, download=True)
 
 
 @_fhir_view
@@ -147,25 +116,8 @@ def summary(request, resource_id: str):
     for resource_type in resources.SUMMARY_NEEDS:
         caller.require(resource_type, "r")
     space = resources.kind("Patient").get(caller, resource_id)
-    api_call_record(
-        app=caller.app,
-        connection=caller.connection,
-        space=caller.space,
-        action="application_synthese",
-        client=caller.client,
-        object_type="Patient",
-        object_id=resource_id,
-    )
-    from carnet.core import clock
-
+    _record(caller, "application_synthese", "Patient", resource_id)
     return resource_response(mappers.ips_bundle(space, now=clock.now()))
-
-
-class _AppActor:
-    """The app, as the actor of the documents service's audit entry."""
-
-    def __init__(self, actor: str):
-        self.actor = actor
 
 
 # What may be created, by whom (writes.py checks the caller), and how it reads back.
@@ -185,15 +137,7 @@ def _create(request, resource_type: str):
     caller.require(resource_type, "c")  # before reading a body it may not send
     row = create(caller, _body(request, resource_type))
     if caller.space is not None:
-        api_call_record(
-            app=caller.app,
-            connection=caller.connection,
-            space=caller.space,
-            action="application_ajout",
-            client=caller.client,
-            object_type=resource_type,
-            object_id=str(row.public_id),
-        )
+        _record(caller, "application_ajout", resource_type, str(row.public_id))
     location = request.build_absolute_uri(f"/fhir/{resource_type}/{row.public_id}")
     return resource_response(to_fhir(row), status=201, headers={"Location": location})
 
@@ -209,13 +153,19 @@ def _update(request, resource_type: str, resource_id: str):
         caller.require(resource_type, "u")  # the refusal
     writes.own_appointment(caller, resource_id)  # 404 before reading anything
     row = writes.appointment_update(caller, resource_id, _body(request, resource_type))
+    action = "application_annulation" if row.deleted_at else "application_modification"
+    _record(caller, action, resource_type, resource_id)
+    return resource_response(mappers.appointment(row))
+
+
+def _record(caller, action: str, object_type: str = "", object_id: str = "") -> None:
+    """The app's call, in the profile's history (« Services connectés »)."""
     api_call_record(
         app=caller.app,
         connection=caller.connection,
         space=caller.space,
-        action="application_annulation" if row.deleted_at else "application_modification",
+        action=action,
         client=caller.client,
-        object_type=resource_type,
-        object_id=resource_id,
+        object_type=object_type,
+        object_id=object_id,
     )
-    return resource_response(mappers.appointment(row))

@@ -297,13 +297,9 @@ def document(request, token, public_id):
 def synthesis(request, token):
     from carnet.profile.pdf import synthesis_filename
 
-    share, refused = _link(request, token)
+    share, refused = _synthesis_share(request, token)
     if refused:
         return refused
-    if not _unlocked(request, share):
-        return _private(redirect("sharing:view", token=token))
-    if not share.include_synthesis:
-        return _not_found(request)
     data = services.share_synthesis(share=share, client=client_address(request))
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = content_disposition_header(
@@ -319,16 +315,25 @@ def synthesis(request, token):
 @require_safe
 def summary(request, token):
     """The synthesis as an IPS document (FHIR JSON), when the link shares the synthesis."""
-    share, refused = _link(request, token)
+    share, refused = _synthesis_share(request, token)
     if refused:
         return refused
-    if not _unlocked(request, share):
-        return _private(redirect("sharing:view", token=token))
-    if not share.include_synthesis:
-        return _not_found(request)
     data = services.share_summary(share=share, client=client_address(request))
     response = HttpResponse(data, content_type="application/fhir+json; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, "synthese-ips.json")
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "sandbox"
     return _private(response)
+
+
+def _synthesis_share(request, token):
+    """(share, None) when the link is live, unlocked and shares the synthesis; else (None,
+    the answer): the link's own refusal, the passcode page, or a 404."""
+    share, refused = _link(request, token)
+    if refused:
+        return None, refused
+    if not _unlocked(request, share):
+        return None, _private(redirect("sharing:view", token=token))
+    if not share.include_synthesis:
+        return None, _not_found(request)
+    return share, None
