@@ -412,6 +412,11 @@ CARNET = {
     "CATALOGUE_CONNECTION_VALIDITY": timedelta(days=365),
     "CATALOGUE_REMINDER_EVERY": timedelta(days=90),
     "CATALOGUE_LOGO_MAX_BYTES": 200 * 1024,
+    # FHIR API: results per search page (default, most), and the body of a write other than a
+    # document (a measurement, an appointment).
+    "FHIR_SEARCH_DEFAULT_COUNT": 20,
+    "FHIR_SEARCH_MAX_COUNT": 100,
+    "FHIR_SMALL_BODY_BYTES": 64 * 1024,
     # A logo is decoded only if it declares at most this many pixels a side (a forged PNG may
     # declare huge ones), then kept as a PNG of at most CATALOGUE_LOGO_SIDE a side.
     "CATALOGUE_LOGO_MAX_SOURCE_SIDE": 2048,

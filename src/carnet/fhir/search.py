@@ -4,6 +4,7 @@ diagnostic, never a 500), results in a `searchset` Bundle with `self` and `next`
 from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.db.models import DateTimeField
 from django.utils import timezone
 from fhir.resources.R4B.bundle import Bundle
@@ -11,8 +12,6 @@ from fhir.resources.R4B.bundle import Bundle
 from .http import Refusal
 
 FIRST_YEAR, LAST_YEAR = 1900, 2200  # dates searched (no overflow at the ends of the calendar)
-DEFAULT_COUNT = 20
-MAX_COUNT = 100
 _PREFIXES = ("eq", "ne", "lt", "le", "gt", "ge")
 _COMMON = {"_count", "_offset", "_sort", "patient", "date", "_format"}
 
@@ -61,7 +60,9 @@ def run(request, caller, kind) -> Bundle:
             raise Refusal(400, f"Paramètre de recherche non pris en charge : {name[:40]}")
     if params.get("_format", "json") not in ("json", "application/fhir+json"):
         raise Refusal(406, "Seul le format JSON est proposé.")
-    count = _int("_count", params.get("_count", str(DEFAULT_COUNT)), low=1, high=MAX_COUNT)
+    default = str(settings.CARNET["FHIR_SEARCH_DEFAULT_COUNT"])
+    most = settings.CARNET["FHIR_SEARCH_MAX_COUNT"]
+    count = _int("_count", params.get("_count", default), low=1, high=most)
     offset = _int("_offset", params.get("_offset", "0"), low=0, high=1_000_000)
     if caller.space is None:
         raise Refusal(403, "Ce logiciel ne recherche pas dans les données des patients.")

@@ -42,15 +42,13 @@ EXTENSIONS = {
 }
 
 
-SMALL_BODY = 64 * 1024  # a measurement, an appointment: never more
-
-
 def body_limit(resource_type: str) -> int:
     """The largest accepted body: for a document, the largest file in base64 with room for
-    the rest; for anything else, SMALL_BODY."""
+    the rest; for anything else, FHIR_SMALL_BODY_BYTES."""
+    small = settings.CARNET["FHIR_SMALL_BODY_BYTES"]
     if resource_type == "DocumentReference":
-        return settings.CARNET["DOCUMENT_MAX_BYTES"] * 4 // 3 + SMALL_BODY
-    return SMALL_BODY
+        return settings.CARNET["DOCUMENT_MAX_BYTES"] * 4 // 3 + small
+    return small
 
 
 def parse(raw: bytes, model):
