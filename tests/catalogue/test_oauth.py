@@ -3,6 +3,7 @@ checksums, the consent bound to one profile, revocation and suspension effective
 scopes enforced on every FHIR call."""
 
 import hashlib
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -289,3 +290,11 @@ def test_an_app_revokes_its_own_token(alice_client, alice, app):
     )
     assert revoked.status_code == 200
     assert fhir(token["access_token"], f"Patient/{space.public_id}").status_code == 401
+
+
+def test_an_expired_code_is_refused(alice_client, app):
+    authorized = authorize(alice_client, app, SCOPE)
+    Grant.objects.update(expires=clock.now() - timedelta(seconds=1))  # past its 60 seconds
+    refused = exchange(app, authorized)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"
+    assert not AccessToken.objects.exists()
