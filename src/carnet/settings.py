@@ -292,6 +292,41 @@ LETTERS_DIR = Path(env("CARNET_LETTERS_DIR", default=str(VAR_DIR / "letters")))
 SERVICE_NAME = "Carnet"
 SERVICE_URL = env("CARNET_URL", default="http://127.0.0.1:8000")
 
+# Passkeys (WebAuthn): the relying party is the site's domain (a name, never an IP address:
+# browsers refuse one), and an assertion is accepted only from these origins.
+WEBAUTHN_RP_ID = env("CARNET_WEBAUTHN_RP_ID", default="localhost")
+WEBAUTHN_RP_NAME = env("CARNET_WEBAUTHN_RP_NAME", default="Carnet")
+WEBAUTHN_ORIGINS = env.list("CARNET_WEBAUTHN_ORIGINS", default=["http://localhost:8000"])
+
+# Identity federation by OpenID Connect (carnet.federation, ADR 0022). A provider is on when
+# its discovery URL and client id are set; nothing about the providers is written in code.
+FEDERATION_PROVIDERS = {
+    "franceconnect": {
+        "name": "FranceConnect+",
+        "kind": "usager",
+        "metadata_url": env("FRANCECONNECT_METADATA_URL", default=""),
+        "client_id": env("FRANCECONNECT_CLIENT_ID", default=""),
+        "client_secret": env("FRANCECONNECT_CLIENT_SECRET", default=""),
+        "scope": env(
+            "FRANCECONNECT_SCOPE",
+            default="openid given_name family_name birthdate gender birthplace birthcountry",
+        ),
+        # The substantial level (eIDAS "substantiel"), asked for and checked in the ID token.
+        "acr_values": env.list("FRANCECONNECT_ACR_VALUES", default=["eidas2"]),
+    },
+    "prosanteconnect": {
+        "name": "Pro Santé Connect",
+        "kind": "professionnel",
+        "metadata_url": env("PROSANTECONNECT_METADATA_URL", default=""),
+        "client_id": env("PROSANTECONNECT_CLIENT_ID", default=""),
+        "client_secret": env("PROSANTECONNECT_CLIENT_SECRET", default=""),
+        "scope": env("PROSANTECONNECT_SCOPE", default="openid scope_all"),
+        "acr_values": env.list("PROSANTECONNECT_ACR_VALUES", default=["eidas1"]),
+        # The claim that carries the national identifier: "8" followed by the RPPS.
+        "rpps_claim": env("PROSANTECONNECT_RPPS_CLAIM", default="SubjectNameID"),
+    },
+}
+
 # Named limits and durations (DESIGN invariant 6 and 8): every rule reads them here.
 CARNET = {
     "CODE_LENGTH": 12,
@@ -316,6 +351,11 @@ CARNET = {
     "SESSION_SEEN_INTERVAL": timedelta(minutes=1),
     "SESSION_WARNING_BEFORE": timedelta(minutes=2),  # the idle warning (JavaScript only)
     "REAUTH_VALIDITY": timedelta(minutes=10),
+    # Passkeys (WebAuthn): a challenge is single-use and expires; how many keys per account.
+    "PASSKEY_CHALLENGE_VALIDITY": timedelta(minutes=5),
+    "PASSKEYS_MAX_PER_ACCOUNT": 10,
+    # Identity federation (OpenID Connect): the round trip to the provider must end in time.
+    "FEDERATION_STATE_VALIDITY": timedelta(minutes=10),
     "REAUTH_MAX_FAILURES": 5,  # wrong current passwords (re-authentication, password change)
     # "Identifiant oublié ?" and "Mot de passe oublié ?"
     "RECOVERY_MAX_FAILURES_PER_NIR": 5,

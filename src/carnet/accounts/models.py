@@ -134,3 +134,28 @@ def account_of(actor) -> User | None:
     """The account behind an actor, for an `author` column: None for a connected app (the
     catalogue's apps act for the person without an account of their own)."""
     return actor if isinstance(actor, User) else None
+
+
+class Passkey(models.Model):
+    """A passkey (WebAuthn discoverable credential) that logs the account in on its own.
+
+    Only the public key is kept: the private key never leaves the person's authenticator."""
+
+    # CASCADE: a passkey has no meaning without its account.
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="passkeys")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField("nom", max_length=60)
+    credential_id = models.BinaryField(unique=True)
+    public_key = models.BinaryField()
+    sign_count = models.PositiveBigIntegerField(default=0)
+    aaguid = models.CharField(max_length=36, blank=True)
+    backed_up = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "clé d'accès"
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"Clé d'accès {self.public_id}"

@@ -78,6 +78,10 @@ ACTIONS = {
     "mesure_de_protection_modifiee": "Mesure de protection modifiée",
     "mesure_de_protection_levee": "Mesure de protection levée",
     "connexion": "Connexion",
+    "cle_acces_ajoutee": "Ajout d'une clé d'accès",
+    "cle_acces_supprimee": "Suppression d'une clé d'accès",
+    "cle_acces_clone_suspecte": "Clé d'accès refusée (compteur incohérent : copie possible)",
+    "identite_federee_liee": "Identité FranceConnect+ ou Pro Santé Connect associée au compte",
     "connexion_echouee": "Connexion échouée (identifiant ou mot de passe incorrect)",
     "connexion_bloquee": "Blocage temporaire après trop de tentatives de connexion",
     "deconnexion": "Déconnexion",
@@ -203,6 +207,13 @@ def _who(event: Event, user: User | None) -> str:
     }.get(kind, "Vous" if kind == "usager" and user is None else "Une autre personne")
 
 
+LOGIN_MEANS = {
+    "cle_acces": "avec une clé d'accès",
+    "franceconnect": "avec FranceConnect+",
+    "prosanteconnect": "avec Pro Santé Connect",
+}
+
+
 def _describe(event: Event) -> tuple[str, str]:
     detail = event.detail or {}
     action = event.action
@@ -226,6 +237,10 @@ def _describe(event: Event) -> tuple[str, str]:
         parts.append(dict(Category.choices).get(detail["categorie"], ""))
     if "nombre" in detail:
         parts.append(f"{detail['nombre']} session(s)")
+    if "moyen" in detail:
+        parts.append(LOGIN_MEANS.get(detail["moyen"], ""))
+    if action.startswith("cle_acces") and "nom" in detail:
+        parts.append(f"« {detail['nom']} »")
     return label, " — ".join(p for p in parts if p)
 
 

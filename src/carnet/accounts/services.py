@@ -266,8 +266,10 @@ def pending_login_user(session: SessionBase, *, kind: str) -> User | None:
     return User.objects.filter(public_id=pending["user"], is_active=True, kind=kind).first()
 
 
-def login_complete(*, request, user: User, client: str) -> bool:
-    """Log the user in after the last factor; returns True on the first login ever."""
+def login_complete(*, request, user: User, client: str, method: str = "") -> bool:
+    """Log the user in after the last factor (or a passkey, or an identity provider: the same
+    session rules for all); returns True on the first login ever. `method` names a login that
+    is not password and code, for the person's trail."""
     first = user.last_login is None
     request.session.pop(PENDING_KEY, None)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")  # rotates the key
@@ -282,7 +284,10 @@ def login_complete(*, request, user: User, client: str) -> bool:
         user_agent=request.META.get("HTTP_USER_AGENT", "")[:200],
         client=client,
     )
-    activity_record(user, "connexion", client=client)
+    if method:
+        activity_record(user, "connexion", client=client, moyen=method)
+    else:
+        activity_record(user, "connexion", client=client)
     return first
 
 

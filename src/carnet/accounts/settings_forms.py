@@ -132,3 +132,39 @@ class ConfirmForm(CarnetForm):
     def __init__(self, *args, label="Je confirme", **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["confirm"].label = label
+
+
+CREDENTIAL_MAX_CHARS = 20_000  # an attestation with its certificates is a few kilobytes
+
+
+class PasskeyForm(CarnetForm):
+    """The name the person gives the passkey, and the authenticator's answer (set by
+    passkeys.js from navigator.credentials.create())."""
+
+    name = forms.CharField(
+        label="Nom de la clé d'accès",
+        max_length=60,
+        help_text="Pour la reconnaître dans la liste. Exemple : Mon téléphone",
+        error_messages={
+            "required": "Donnez un nom à la clé d'accès, par exemple « Mon téléphone ».",
+            "max_length": "Le nom ne doit pas dépasser 60 caractères.",
+        },
+    )
+    # Not "required": a missing answer is the form's error, not a hidden field's.
+    credential = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def clean(self):
+        cleaned = super().clean()
+        credential = cleaned.get("credential", "")
+        if not credential or len(credential) > CREDENTIAL_MAX_CHARS:
+            raise forms.ValidationError(
+                "La clé d'accès n'a pas été créée : votre navigateur doit la proposer "
+                "(JavaScript activé) ; suivez ses instructions, puis recommencez."
+            )
+        return cleaned
+
+    def clean_name(self):
+        name = " ".join(self.cleaned_data["name"].split())
+        if not name:
+            raise forms.ValidationError("Donnez un nom à la clé d'accès.")
+        return name

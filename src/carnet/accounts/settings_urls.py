@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from . import passkey_views
 from . import settings_views as views
 from .models import OneTimeCode
 
@@ -29,6 +30,13 @@ urlpatterns = [
     path("appareils/terminer-les-autres/", views.sessions_end_others, name="sessions_end_others"),
     path("appareils/<uuid:public_id>/terminer/", views.session_end, name="session_end"),
     path("activites/", views.activity, name="activity"),
+    path("cles-d-acces/", passkey_views.passkey_list, name="passkeys"),
+    path("cles-d-acces/options/", passkey_views.passkey_options, name="passkey_options"),
+    path(
+        "cles-d-acces/<uuid:public_id>/supprimer/",
+        passkey_views.passkey_delete,
+        name="passkey_delete",
+    ),
     path("confirmer-mon-identite/", views.reauth, name="reauth"),
     path("confirmer-mon-identite/code/", views.reauth_code, name="reauth_code"),
     path("cloturer-mon-espace/", views.close, name="close"),

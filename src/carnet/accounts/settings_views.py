@@ -39,7 +39,12 @@ from .settings_forms import (
 CONTACT_KEY = "contact_change"
 REAUTH_NEXT_KEY = "reauth_next"
 # Where a re-authentication may lead back to: names, never a URL taken from the request.
-REAUTH_TARGETS = {"parametres:close", "parametres:delete", "exports:index"}
+REAUTH_TARGETS = {
+    "parametres:close",
+    "parametres:delete",
+    "parametres:passkeys",
+    "exports:index",
+}
 
 
 def _minutes(delta) -> int:

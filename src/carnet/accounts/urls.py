@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import recovery_views, views
+from . import passkey_views, recovery_views, views
 from .models import User
 
 app_name = "accounts"
@@ -13,6 +13,13 @@ urlpatterns = [
     path("connexion/", views.login_view, PATIENT, name="login"),
     path("connexion/mode/", views.channel_view, PATIENT, name="login_channel"),
     path("connexion/code/", views.code_view, PATIENT, name="login_code"),
+    path("connexion/cle-d-acces/", passkey_views.login_passkey, PATIENT, name="login_passkey"),
+    path(
+        "connexion/cle-d-acces/options/",
+        passkey_views.login_options,
+        PATIENT,
+        name="login_passkey_options",
+    ),
     path("deconnexion/", views.logout_view, name="logout"),
     path(
         "connexion/identifiant-oublie/",
