@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CARNET_VAR_DIR ?= $(CURDIR)/var
 SMTPD_DIR = $(CARNET_VAR_DIR)/smtpd
 
-.PHONY: run test test-postgres lint format bench chromium install clean
+.PHONY: run test test-postgres lint format bench chromium oidc-provider install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 ou plus récent est nécessaire" if sys.version_info < (3, 11) else 0)'
@@ -52,10 +52,19 @@ chromium:
 		exit 1; \
 	fi
 
-test: $(STAMP) chromium
+# The real OpenID provider of tests/federation (panva's oidc-provider), installed from its lockfile.
+OIDC_PROVIDER := tests/federation/provider
+$(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "Les tests d'identification (FranceConnect+, Pro Santé Connect) ont besoin de Node.js et npm : sudo apt-get install nodejs npm, puis relancez make test." >&2; exit 1; }
+	npm ci --prefix $(OIDC_PROVIDER) --no-audit --no-fund --silent
+	@touch $@
+
+oidc-provider: $(OIDC_PROVIDER)/node_modules/.installed
+
+test: $(STAMP) chromium oidc-provider
 	$(BIN)/pytest
 
-test-postgres: $(STAMP) chromium
+test-postgres: $(STAMP) chromium oidc-provider
 	DATABASE_URL=$${DATABASE_URL:-postgres:///carnet_test} $(BIN)/pytest
 
 lint: $(STAMP)

@@ -40,6 +40,16 @@ PUBLIC = {
     "accounts:operator_login",
     "accounts:operator_login_channel",
     "accounts:operator_login_code",
+    # login with a passkey alone (POST only: the options, then the authenticator's answer)
+    "accounts:login_passkey",
+    "accounts:login_passkey_options",
+    # login through an identity provider (carnet.federation): departure, return, and the
+    # one-time link of an existing account
+    "federation:franceconnect",
+    "federation:franceconnect_callback",
+    "federation:franceconnect_link",
+    "federation:prosanteconnect",
+    "federation:prosanteconnect_callback",
     # recovery: "Identifiant oublié ?" and "Mot de passe oublié ?"
     "accounts:forgot_identifier",
     "accounts:forgot_identifier_sent",
@@ -117,7 +127,14 @@ NOT_FOUND_WITHOUT_CONTEXT = {
     "enrollment:opposition_pdf",
     "agenda:feed_ics",
     "catalogue:logo",  # an entry without a logo
+    # an identity provider that is not configured (the tests' default)
+    "federation:franceconnect",
+    "federation:franceconnect_callback",
+    "federation:prosanteconnect",
+    "federation:prosanteconnect_callback",
 }
+# Public endpoints that take only POST: a GET is refused (405), never a login page.
+POST_ONLY = {"accounts:login_passkey", "accounts:login_passkey_options"}
 GONE_WITHOUT_CONTEXT = {
     "professionals:activate",
     "professionals:activate_totp",
@@ -126,7 +143,7 @@ GONE_WITHOUT_CONTEXT = {
     "sharing:synthesis",
     "sharing:summary",
 }
-NEED_CONTEXT = NOT_FOUND_WITHOUT_CONTEXT | GONE_WITHOUT_CONTEXT | TOKEN_REQUIRED
+NEED_CONTEXT = NOT_FOUND_WITHOUT_CONTEXT | GONE_WITHOUT_CONTEXT | TOKEN_REQUIRED | POST_ONLY
 
 ROUTES = routes()
 PRIVATE = [r for r in ROUTES if not r.public]
@@ -180,6 +197,13 @@ def test_public_views_answer_anonymous_get_without_login_redirect(client, route)
 def test_opposition_pages_need_a_fresh_opposition(client, name):
     [route] = [r for r in ROUTES if r.name == name]
     assert client.get(route.url).status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(POST_ONLY))
+def test_post_only_public_endpoints_refuse_a_get(client, name):
+    [route] = [r for r in ROUTES if r.name == name]
+    assert client.get(route.url).status_code == 405
 
 
 @pytest.mark.django_db

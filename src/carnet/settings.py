@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "carnet.fhir",
     "carnet.sharing",
     "carnet.exports",
+    "carnet.federation",
     "oauth2_provider",
     "django_otp",
     "django_otp.plugins.otp_totp",

@@ -11,6 +11,7 @@ urlpatterns = [
     path("messagerie/", include("carnet.messaging.urls")),
     path("", include("carnet.enrollment.urls")),
     path("", include("carnet.accounts.urls")),
+    path("", include("carnet.federation.urls")),
     path("pro/", include("carnet.professionals.urls")),
     # Before "parametres/": its own prefix, never shadowed by the account settings.
     path("parametres/acces/", include("carnet.consent.urls")),

@@ -29,6 +29,12 @@ class LoginForm(CarnetForm):
         return self.cleaned_data["identifier"].strip().lower()
 
 
+class PasswordOnlyForm(CarnetForm):
+    """The password of an account already designated (linking an identity provider)."""
+
+    password = LoginForm.base_fields["password"]
+
+
 class ChannelForm(CarnetForm):
     channel = forms.ChoiceField(
         label="Mode de réception",

@@ -326,6 +326,11 @@ def session_end(*, user: User, public_id: str, client: str = "") -> bool:
     return True
 
 
+# Set by a login through an identity provider: where the logout goes next, to end the
+# provider's session too (carnet.federation). A URL built by the server, never from a request.
+LOGOUT_REDIRECT_KEY = "logout_redirect"
+
+
 def logout_record(*, request, client: str) -> None:
     user = request.user
     key = request.session.session_key

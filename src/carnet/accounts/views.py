@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_not_required
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -38,6 +39,16 @@ PORTALS = {
 
 
 NEXT_KEY = "login_next"
+# The identity provider offered on each portal's login page, when configured (carnet.federation).
+FEDERATION_OF_KIND = {User.Kind.PATIENT: "franceconnect", User.Kind.PROFESSIONAL: "prosanteconnect"}
+
+
+def _federation(kind: str) -> dict | None:
+    key = FEDERATION_OF_KIND.get(kind)
+    config = settings.FEDERATION_PROVIDERS.get(key) if key else None
+    if not config or not config["metadata_url"] or not config["client_id"]:
+        return None
+    return {"name": config["name"], "url": reverse(f"federation:{key}")}
 
 
 def _remember_next(request, kind: str) -> None:
@@ -95,7 +106,7 @@ def login_view(request, kind=User.Kind.PATIENT):
     return render(
         request,
         "accounts/login.html",
-        {"form": form, "kind": kind, "portal": PORTALS[kind]},
+        {"form": form, "kind": kind, "portal": PORTALS[kind], "federation": _federation(kind)},
     )
 
 
@@ -219,8 +230,16 @@ def code_view(request, kind=User.Kind.PATIENT):
 @require_POST
 def logout_view(request):
     kind = getattr(request.user, "kind", User.Kind.PATIENT)
+    provider_logout = request.session.get(services.LOGOUT_REDIRECT_KEY)
     services.logout_record(request=request, client=client_address(request))
     logout(request)
+    if provider_logout:
+        # Then the identity provider ends its own session and comes back to our login page.
+        # A page, not a redirect: the CSP's form-action ('self') would stop a form's redirect
+        # to another site; a link (followed at once by a meta refresh) is a new navigation.
+        return render(
+            request, "accounts/logout_provider.html", {"provider_logout": provider_logout}
+        )
     messages.success(request, "Vous êtes déconnecté(e).")
     return redirect(_url(kind, "login"))
 

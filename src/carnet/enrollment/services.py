@@ -461,6 +461,46 @@ def _code_usable(candidate: ProvisionalCode) -> None:
         )
 
 
+# --- Activation through an identity provider (FranceConnect+) --------------------------------
+
+ACTIVATION_SESSION_KEY = "activation"  # the wizard's state (enrollment.views)
+
+FEDERATED_REFUSALS = {
+    "minor": "L'espace d'une personne mineure est activé par son représentant légal.",
+    "opposed": "Vous vous êtes opposé(e) à la création de votre espace. Pour changer d'avis, "
+    "demandez un nouveau code provisoire.",
+    "closed": "Votre espace est fermé ou supprimé : il ne peut pas être activé ainsi. "
+    "Contactez l'assistance de l'Assurance Maladie.",
+    "no_code": "Votre code provisoire n'est plus valable : demandez-en un nouveau pour "
+    "activer votre espace.",
+}
+
+
+def activation_start_federated(session, person: InsuredPerson, *, provider: str) -> str:
+    """Start the activation wizard for a person identified by an identity provider: the
+    provider's identity stands in for the four pieces of step 1 (code, NIR, birth date, card),
+    and activating uses the person's current code as the wizard does. Returns "" when the
+    wizard can go on, else the key of the French refusal in FEDERATED_REFUSALS."""
+    space = Space.objects.filter(person=person).first()
+    if is_minor(person):
+        return "minor"
+    if space is None or space.state in (Space.State.CLOSED, Space.State.PURGED):
+        return "closed"
+    if space.state == Space.State.OPPOSED:
+        return "opposed"
+    code = (
+        ProvisionalCode.objects.filter(person=person, used_at__isnull=True, revoked_at__isnull=True)
+        .filter(expires_at__gt=clock.now())
+        .order_by("-sent_at", "-id")
+        .first()
+    )
+    if code is None:
+        return "no_code"
+    session.cycle_key()  # a new session id once identified, as after step 1
+    session[ACTIVATION_SESSION_KEY] = {"code_id": code.pk, "federated": provider}
+    return ""
+
+
 # --- A minor's space, by a legal representative ---------------------------------------------
 
 CHILD_FAILURE = (

@@ -32,7 +32,7 @@ from .forms import (
 )
 from .models import ContactCheck, ProvisionalCode, Space
 
-SESSION_KEY = "activation"
+SESSION_KEY = services.ACTIVATION_SESSION_KEY
 STEPS = [
     "Je m'identifie",
     "Je prends ma décision",

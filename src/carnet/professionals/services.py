@@ -501,6 +501,42 @@ def activation_complete(invitation: Invitation, *, code: str, client: str = "") 
     return user
 
 
+def professional_account_for_federation(*, rpps: str, client: str = "") -> User | None:
+    """The account of the directory professional with this RPPS, for a login by Pro Santé
+    Connect (e-CPS: a substantial identity of its own). A professional of the directory without
+    an account gets one, with no password: Pro Santé Connect is how it logs in. None when the
+    RPPS is not in the directory."""
+    with transaction.atomic():
+        professional = Professional.objects.select_for_update().filter(rpps=rpps).first()
+        if professional is None:
+            return None
+        if professional.user_id:
+            return professional.user
+        user = User(
+            kind=User.Kind.PROFESSIONAL,
+            identifier=f"psc-{professional.public_id.hex[:12]}",
+            email=professional.email,
+            email_verified=bool(professional.email),
+        )
+        user.set_unusable_password()
+        user.save()
+        professional.user = user
+        professional.save(update_fields=["user"])
+        events_record(
+            [
+                Entry(
+                    actor=user.actor,
+                    action="compte_professionnel_active",
+                    object_type="professionnel",
+                    object_id=str(professional.public_id),
+                    client=client,
+                    detail={"moyen": "prosanteconnect"},
+                )
+            ]
+        )
+    return user
+
+
 # --- Demo data ------------------------------------------------------------------------------
 
 _P = Professional.Profession

@@ -30,6 +30,8 @@ class InsuredPerson(models.Model):
     class Meta:
         verbose_name = "assuré"
         ordering = ["id"]
+        # An identity from FranceConnect+ is looked up by birth date and sex first.
+        indexes = [models.Index(fields=["birth_date", "sex"], name="person_birth_sex_idx")]
 
     def __str__(self):
         return f"Assuré {self.public_id}"
