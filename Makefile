@@ -29,7 +29,7 @@ run: $(STAMP)
 	CARNET_DEMO=1 CARNET_SMTPD_PORT=$(SMTP_PORT) $(BIN)/carnet seed_demo
 	CARNET_DEMO=1 $(BIN)/carnet demo_tls $(SMTPD_DIR)
 	@echo ""
-	@echo "Carnet démarre sur http://127.0.0.1:$(PORT)/"
+	@echo "Carnet démarre sur http://localhost:$(PORT)/ (les clés d'accès demandent ce nom, pas une adresse IP)"
 	@echo "E-mails et SMS de démonstration : http://127.0.0.1:$(PORT)/outbox/ (ou : $(BIN)/carnet outbox)"
 	@echo "Activer la personne en attente : http://127.0.0.1:$(PORT)/activer/"
 	@echo "Portail des professionnels : http://127.0.0.1:$(PORT)/pro/connexion/ (code TOTP de demo.professionnel : CARNET_DEMO=1 $(BIN)/carnet demo_totp)"
@@ -40,7 +40,8 @@ run: $(STAMP)
 		CARNET_SMTPD_TLS_CERT=$(SMTPD_DIR)/cert.pem CARNET_SMTPD_TLS_KEY=$(SMTPD_DIR)/key.pem \
 		$(BIN)/carnet smtpd & SMTPD=$$!; \
 	trap 'kill $$WORKER $$SMTPD 2>/dev/null' EXIT INT TERM; \
-	CARNET_DEMO=1 PORT=$(PORT) $(BIN)/carnet serve
+	CARNET_DEMO=1 PORT=$(PORT) CARNET_WEBAUTHN_ORIGINS=$${CARNET_WEBAUTHN_ORIGINS:-http://localhost:$(PORT)} \
+		$(BIN)/carnet serve
 
 chromium:
 	@if command -v chromium >/dev/null 2>&1 && command -v swaks >/dev/null 2>&1; then :; \
