@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from django.conf import settings as django_settings
 from django.test import Client
 
-from carnet.accounts.models import Passkey, User
+from carnet.accounts.models import Passkey, SessionRecord, User
 from carnet.audit.models import Event
 from carnet.core import clock
 from carnet.notifications.models import OutboxMessage
@@ -637,3 +637,31 @@ def test_an_answer_signed_by_another_key_is_refused(holder):
     passkey.refresh_from_db()
     assert passkey.sign_count == 0
     assert passkey.last_used_at is None
+
+
+def test_a_passkey_session_follows_the_session_rules(holder):
+    """Rotation of the session key, a listed device, the twelve hours, and the logout."""
+    authenticator = SoftwareAuthenticator()
+    authenticator.passkey_for(holder)
+    client = Client()
+    options = client.post(LOGIN_OPTIONS).json()
+    anonymous_key = client.session.session_key
+    answer = authenticator.get(options, user_handle=holder.public_id.bytes)
+    assert client.post(LOGIN_PASSKEY, {"credential": answer}).status_code == 302
+    key = client.session.session_key
+    assert key != anonymous_key
+    record = SessionRecord.objects.get(session_key=key, user=holder)
+    lifetime = django_settings.CARNET["SESSION_ABSOLUTE_LIFETIME"]
+    with clock.travel(lifetime - timedelta(minutes=1)):
+        assert is_logged_in(client)
+    with clock.travel(lifetime + timedelta(seconds=1)):
+        assert not is_logged_in(client)
+    record.refresh_from_db()
+    assert record.ended_at is not None
+
+    options = client.post(LOGIN_OPTIONS).json()
+    answer = authenticator.get(options, user_handle=holder.public_id.bytes)
+    client.post(LOGIN_PASSKEY, {"credential": answer})
+    assert is_logged_in(client)
+    client.post("/deconnexion/")
+    assert not is_logged_in(client)
