@@ -355,6 +355,8 @@ CARNET = {
     # Passkeys (WebAuthn): a challenge is single-use and expires; how many keys per account.
     "PASSKEY_CHALLENGE_VALIDITY": timedelta(minutes=5),
     "PASSKEYS_MAX_PER_ACCOUNT": 10,
+    # An authenticator's answer (an attestation with its certificates is a few kilobytes).
+    "PASSKEY_CREDENTIAL_MAX_CHARS": 20_000,
     # Identity federation (OpenID Connect): the round trip to the provider must end in time.
     "FEDERATION_STATE_VALIDITY": timedelta(minutes=10),
     "REAUTH_MAX_FAILURES": 5,  # wrong current passwords (re-authentication, password change)

@@ -449,7 +449,8 @@ def test_deletion_removes_the_passkey_records_it_and_notifies(reauthenticated):
     assert list(Passkey.objects.filter(user=user)) == [kept]
     event = Event.objects.get(action="cle_acces_supprimee")
     assert event.object_id == str(user.public_id)
-    assert event.detail["nom"] == "Ordinateur du bureau"
+    # The passkey's id in the trail, never the name the person typed
+    assert event.detail == {"cle": str(passkey.public_id)}
     notice = OutboxMessage.objects.get(kind="cle_acces_supprimee")
     assert notice.to == user.email
     assert notice.subject == DELETED_SUBJECT
@@ -665,3 +666,55 @@ def test_a_passkey_session_follows_the_session_rules(holder):
     assert is_logged_in(client)
     client.post("/deconnexion/")
     assert not is_logged_in(client)
+
+
+def test_the_limit_holds_even_when_options_were_fetched_before_it_was_reached(
+    reauthenticated, settings
+):
+    settings.CARNET = {**settings.CARNET, "PASSKEYS_MAX_PER_ACCOUNT": 1}
+    client, user = reauthenticated
+    options = client.post(OPTIONS).json()  # fetched at 0 of 1
+    passkey_of(user, "Ajoutée dans un autre onglet")  # the limit is reached meanwhile
+    answer = SoftwareAuthenticator().create(options)
+    response = client.post(PASSKEYS, {"name": "Une de trop", "credential": answer})
+    assert response.status_code == 200
+    assert "Vous avez déjà 1 clés d'accès" in page(response)
+    assert Passkey.objects.filter(user=user).count() == 1
+
+
+def test_a_low_counter_with_a_forged_signature_writes_no_clone_alert(holder):
+    genuine = SoftwareAuthenticator()
+    passkey = genuine.passkey_for(holder)
+    Passkey.objects.filter(pk=passkey.pk).update(sign_count=50)
+    impostor = SoftwareAuthenticator(credential_id=genuine.credential_id)  # another key
+    client = Client()
+    options = client.post(LOGIN_OPTIONS).json()
+    answer = impostor.get(options, user_handle=holder.public_id.bytes)  # counter 1 < 50
+    refused_with(client, client.post(LOGIN_PASSKEY, {"credential": answer}), REFUSED_LOGIN)
+    assert not Event.objects.filter(action="cle_acces_clone_suspecte").exists()
+    # The genuine key with a counter that went back: that one is the sign of a copy.
+    options = client.post(LOGIN_OPTIONS).json()
+    answer = genuine.get(options, user_handle=holder.public_id.bytes)
+    refused_with(client, client.post(LOGIN_PASSKEY, {"credential": answer}), REFUSED_LOGIN)
+    assert Event.objects.filter(action="cle_acces_clone_suspecte").count() == 1
+
+
+def test_refused_passkey_logins_are_limited_per_client(holder, settings):
+    settings.CARNET = {**settings.CARNET, "LOGIN_MAX_FAILURES_PER_CLIENT": 3}
+    authenticator = SoftwareAuthenticator()
+    authenticator.passkey_for(holder)
+    client = Client()
+    for _ in range(3):
+        client.post(LOGIN_OPTIONS)
+        client.post(LOGIN_PASSKEY, {"credential": fake_assertion(secrets.token_bytes(16))})
+    # Locked now: even a genuine answer waits.
+    options = client.post(LOGIN_OPTIONS).json()
+    answer = authenticator.get(options, user_handle=holder.public_id.bytes)
+    refused_with(client, client.post(LOGIN_PASSKEY, {"credential": answer}), "Trop de tentatives")
+
+
+def test_an_oversized_login_answer_is_refused_before_it_is_read(holder, settings):
+    client = Client()
+    client.post(LOGIN_OPTIONS)
+    huge = "x" * (settings.CARNET["PASSKEY_CREDENTIAL_MAX_CHARS"] + 1)
+    refused_with(client, client.post(LOGIN_PASSKEY, {"credential": huge}), REFUSED_LOGIN)

@@ -299,8 +299,17 @@ def test_masked_email_shows_the_first_letter_and_the_domain():
 
 @given(st.from_regex(r"[a-z0-9._-]{8,100}", fullmatch=True))
 def test_identifiers_of_8_to_100_allowed_characters_pass(identifier):
+    assume(not identifier.startswith("psc-"))
     assert parse_identifier(identifier) == identifier
     assert parse_identifier(f"  {identifier} ") == identifier
+
+
+@given(st.from_regex(r"[a-z0-9._-]{4,96}", fullmatch=True))
+def test_identifiers_under_the_reserved_prefix_are_refused(rest):
+    # "psc-…" is how the service names the accounts that Pro Santé Connect makes
+    with pytest.raises(ValidationError) as exc:
+        parse_identifier(f"psc-{rest}")
+    assert exc.value.code == "identifier_reserved"
 
 
 @given(st.from_regex(r"[a-z0-9._-]{0,7}|[a-z0-9._-]{101,120}", fullmatch=True))

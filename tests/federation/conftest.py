@@ -25,9 +25,9 @@ def tampering_proxy():
     """tampering_proxy(provider or issuer URL) -> TamperingProxy, started (its `url`)."""
     started: list[TamperingProxy] = []
 
-    def start(upstream: Provider | str) -> TamperingProxy:
+    def start(upstream: Provider | str, *, unsigned: bool = False) -> TamperingProxy:
         issuer = upstream.issuer if isinstance(upstream, Provider) else upstream
-        started.append(TamperingProxy(issuer).start())
+        started.append(TamperingProxy(issuer, unsigned=unsigned).start())
         return started[-1]
 
     yield start

@@ -133,6 +133,13 @@ def tamper(id_token: str) -> str:
     return ".".join([header, _b64encode(json.dumps(claims).encode()), signature])
 
 
+def unsign(id_token: str) -> str:
+    """The same claims with `"alg": "none"` and no signature (RFC 7519's unsecured JWT)."""
+    _, payload, _ = id_token.split(".")
+    header = _b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode())
+    return f"{header}.{payload}."
+
+
 class TamperingProxy:
     """A man in the middle of the token endpoint only: the discovery document fetched through
     `url` sends the token request here, and the ID token in the response is forged. The issuer,
@@ -140,7 +147,10 @@ class TamperingProxy:
 
     HOP_HEADERS = {"connection", "content-length", "transfer-encoding", "content-encoding", "host"}
 
-    def __init__(self, upstream: str):
+    def __init__(self, upstream: str, *, unsigned: bool = False):
+        # unsigned: the ID token loses its signature ("alg": "none"), and the discovery
+        # document claims to allow that, as a careless provider's might
+        self.unsigned = unsigned
         self.upstream = upstream.rstrip("/")
         self.tampered: list[str] = []  # the forged ID tokens, to prove the proxy was used
         self.url = ""
@@ -186,9 +196,11 @@ class TamperingProxy:
             document = upstream.json()
             token_path = urlsplit(document["token_endpoint"]).path
             document["token_endpoint"] = self.url + token_path
+            if self.unsigned:
+                document["id_token_signing_alg_values_supported"] = ["none", "RS256"]
             body = json.dumps(document).encode()
         elif upstream.ok and "id_token" in (data := _json_object(upstream)):
-            data["id_token"] = tamper(data["id_token"])
+            data["id_token"] = (unsign if self.unsigned else tamper)(data["id_token"])
             self.tampered.append(data["id_token"])
             body = json.dumps(data).encode()
         request.send_response(upstream.status_code)

@@ -75,14 +75,17 @@ def round_trip(client, login="alice"):
 
 
 def refused(client, response, message=REFUSED, reason=None):
+    """No login, the message on the login page; the reason in the trail (None: an answer no
+    departure of ours started, which anyone can send, goes to no trail)."""
     assert response.status_code == 302 and response["Location"] == "/connexion/"
     assert message in page(client.get("/connexion/"))
     assert "_auth_user_id" not in client.session
     assert not is_logged_in(client)
     refusals = Event.objects.filter(action="connexion_federee_refusee")
-    assert refusals.exists()
     if reason:
         assert refusals.last().detail["motif"] == reason
+    else:
+        assert not refusals.exists()
 
 
 # --- The button --------------------------------------------------------------------------
@@ -245,7 +248,7 @@ def test_a_wrong_state_is_refused(client, alice, provider):
     query = {k: v[0] for k, v in parse_qs(back.query).items()}
     query["state"] = "etat-qui-ne-vient-pas-de-nous"
     response = client.get(urlunsplit(("", "", back.path, urlencode(query), "")))
-    refused(client, response, reason="MismatchingStateError")
+    refused(client, response)
 
 
 def test_a_wrong_nonce_is_refused(client, alice, provider):
@@ -274,7 +277,29 @@ def test_a_replayed_answer_is_refused(client, alice, provider):
     back = flows.provider_answer(client, START, "alice", CALLBACK)
     assert client.get(back.removeprefix(flows.BASE))["Location"] in HOME
     client.post("/deconnexion/")
-    refused(client, client.get(back.removeprefix(flows.BASE)), reason="MismatchingStateError")
+    refused(client, client.get(back.removeprefix(flows.BASE)))
+
+
+def test_an_answer_that_comes_back_too_late_is_refused(client, alice, provider):
+    back = flows.provider_answer(client, START, "alice", CALLBACK)
+    late = django_settings.CARNET["FEDERATION_STATE_VALIDITY"] + timedelta(seconds=1)
+    with clock.travel(late):
+        refused(client, client.get(back.removeprefix(flows.BASE)), reason="etat_expire")
+
+
+def test_an_unsigned_id_token_is_refused_even_if_the_provider_lists_none(
+    client, alice, provider, tampering_proxy, settings
+):
+    proxy = tampering_proxy(provider, unsigned=True)
+    flows.configure(settings, "franceconnect", proxy.url, CLIENT_ID)
+    refused(client, round_trip(client), reason="UnsupportedAlgorithmError")
+    assert proxy.tampered and proxy.tampered[0].endswith(".")
+
+
+def test_anonymous_answers_without_a_departure_write_nothing(client, provider):
+    for _ in range(3):
+        refused(client, client.get(CALLBACK + "?code=x&state=y"))
+    refused(client, client.get(CALLBACK))
 
 
 def test_a_provider_that_does_not_answer_gives_a_clear_message(client, db, settings):

@@ -29,7 +29,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from carnet.core import clock
+from carnet.core import clock, ratelimit
 
 from .models import Passkey, User
 from .services import activity_record, notify
@@ -69,6 +69,13 @@ def _challenge_take(session: SessionBase, purpose: str) -> bytes:
     return base64.urlsafe_b64decode(issued["value"])
 
 
+def _too_many() -> str:
+    return (
+        f"Vous avez déjà {_limits()['PASSKEYS_MAX_PER_ACCOUNT']} clés d'accès : "
+        "supprimez-en une avant d'en ajouter une autre."
+    )
+
+
 def _user_handle(user: User) -> bytes:
     # The public id: random, stable, and says nothing about the person.
     return user.public_id.bytes
@@ -80,10 +87,7 @@ def _user_handle(user: User) -> bytes:
 def registration_options(*, session: SessionBase, user: User) -> str:
     """The options for navigator.credentials.create(), as JSON; the challenge is kept."""
     if user.passkeys.count() >= _limits()["PASSKEYS_MAX_PER_ACCOUNT"]:
-        raise PasskeyError(
-            f"Vous avez déjà {_limits()['PASSKEYS_MAX_PER_ACCOUNT']} clés d'accès : "
-            "supprimez-en une avant d'en ajouter une autre."
-        )
+        raise PasskeyError(_too_many())
     options = generate_registration_options(
         rp_id=settings.WEBAUTHN_RP_ID,
         rp_name=settings.WEBAUTHN_RP_NAME,
@@ -124,6 +128,10 @@ def passkey_register(
     if Passkey.objects.filter(credential_id=verified.credential_id).exists():
         raise PasskeyError("Cette clé d'accès est déjà enregistrée.")
     with transaction.atomic():
+        # Counted again under the account's lock: two tabs could each have had options.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        if user.passkeys.count() >= _limits()["PASSKEYS_MAX_PER_ACCOUNT"]:
+            raise PasskeyError(_too_many())
         passkey = Passkey.objects.create(
             user=user,
             name=name,
@@ -134,7 +142,8 @@ def passkey_register(
             backed_up=verified.credential_backed_up,
             created_at=clock.now(),
         )
-        activity_record(user, "cle_acces_ajoutee", client=client, nom=name)
+        # The passkey's id, not its name: the person's free text stays out of the trail.
+        activity_record(user, "cle_acces_ajoutee", client=client, cle=str(passkey.public_id))
     _notice(user, "cle_acces_ajoutee")
     return passkey
 
@@ -145,7 +154,7 @@ def passkey_delete(*, user: User, public_id, client: str) -> bool:
         return False
     with transaction.atomic():
         passkey.delete()
-        activity_record(user, "cle_acces_supprimee", client=client, nom=passkey.name)
+        activity_record(user, "cle_acces_supprimee", client=client, cle=str(public_id))
     _notice(user, "cle_acces_supprimee")
     return True
 
@@ -181,9 +190,44 @@ def authentication_options(*, session: SessionBase) -> str:
 REFUSED_LOGIN = "Connexion avec la clé d'accès refusée. Recommencez ou identifiez-vous autrement."
 
 
+def _client_key(client: str) -> str:
+    return f"passkey-login:client:{client}"
+
+
+def _genuine(verify) -> bool:
+    try:
+        verify(0)
+    except _REFUSED:
+        return False
+    return True
+
+
 def passkey_authenticate(*, session: SessionBase, credential: str, kind: str, client: str) -> User:
-    """The account the passkey logs into; PasskeyError (in French) otherwise."""
+    """The account the passkey logs into; PasskeyError (in French) otherwise. Refusals are
+    counted per client address, as wrong passwords are."""
+    limits = _limits()
+    if ratelimit.blocked_until(_client_key(client)):
+        minutes = int(limits["LOGIN_LOCKOUT"].total_seconds() // 60)
+        raise PasskeyError(
+            f"Trop de tentatives infructueuses. Par sécurité, réessayez dans {minutes} minutes."
+        )
+    try:
+        user = _authenticate(session, credential, kind, client)
+    except PasskeyError:
+        ratelimit.record_failure(
+            _client_key(client),
+            limit=limits["LOGIN_MAX_FAILURES_PER_CLIENT"],
+            window=limits["LOGIN_FAILURE_WINDOW"],
+            lockout=limits["LOGIN_LOCKOUT"],
+        )
+        raise
+    return user
+
+
+def _authenticate(session: SessionBase, credential: str, kind: str, client: str) -> User:
     challenge = _challenge_take(session, "login")
+    if len(credential) > _limits()["PASSKEY_CREDENTIAL_MAX_CHARS"]:
+        raise PasskeyError(REFUSED_LOGIN)
     try:
         parsed = parse_authentication_credential_json(credential)
     except _REFUSED as exc:
@@ -198,20 +242,27 @@ def passkey_authenticate(*, session: SessionBase, credential: str, kind: str, cl
     handle = parsed.response.user_handle
     if not user.is_active or user.kind != kind or (handle and handle != _user_handle(user)):
         raise PasskeyError(REFUSED_LOGIN)
-    try:
-        verified = verify_authentication_response(
+
+    def verify(current_count: int):
+        return verify_authentication_response(
             credential=parsed,
             expected_challenge=challenge,
             expected_rp_id=settings.WEBAUTHN_RP_ID,
             expected_origin=settings.WEBAUTHN_ORIGINS,
             credential_public_key=bytes(passkey.public_key),
-            credential_current_sign_count=passkey.sign_count,
+            credential_current_sign_count=current_count,
             require_user_verification=True,
         )
+
+    try:
+        verified = verify(passkey.sign_count)
     except InvalidAuthenticationResponse as exc:
-        if "sign count" in str(exc):
-            # The counter went back: the spec's sign of a cloned authenticator.
-            activity_record(user, "cle_acces_clone_suspecte", client=client, nom=passkey.name)
+        # py_webauthn checks the counter before the signature: only a genuine signature with
+        # a counter that went back is the spec's sign of a cloned authenticator.
+        if "sign count" in str(exc) and _genuine(verify):
+            activity_record(
+                user, "cle_acces_clone_suspecte", client=client, cle=str(passkey.public_id)
+            )
         raise PasskeyError(REFUSED_LOGIN) from exc
     except _REFUSED as exc:
         raise PasskeyError(REFUSED_LOGIN) from exc

@@ -239,8 +239,6 @@ def _describe(event: Event) -> tuple[str, str]:
         parts.append(f"{detail['nombre']} session(s)")
     if "moyen" in detail:
         parts.append(LOGIN_MEANS.get(detail["moyen"], ""))
-    if action.startswith("cle_acces") and "nom" in detail:
-        parts.append(f"« {detail['nom']} »")
     return label, " — ".join(p for p in parts if p)
 
 

@@ -485,7 +485,8 @@ def password_reset_start(*, identifier: str, channel: str, client: str) -> User 
         lockout=limits["RECOVERY_LOCKOUT"],
     )
     user = User.objects.filter(identifier=identifier.strip().lower(), is_active=True).first()
-    if user is None:
+    if user is None or not user.has_usable_password():
+        # No password to reset: an account made by Pro Santé Connect logs in only that way.
         return None
     available = [c.channel for c in verified_channels(user)]
     if not available:

@@ -1,6 +1,7 @@
 """Forms of the account settings (/parametres/); messages in French, next to their field."""
 
 from django import forms
+from django.conf import settings
 
 from carnet.core.forms import CarnetForm
 from carnet.core.validators import parse_mobile
@@ -134,9 +135,6 @@ class ConfirmForm(CarnetForm):
         self.fields["confirm"].label = label
 
 
-CREDENTIAL_MAX_CHARS = 20_000  # an attestation with its certificates is a few kilobytes
-
-
 class PasskeyForm(CarnetForm):
     """The name the person gives the passkey, and the authenticator's answer (set by
     passkeys.js from navigator.credentials.create())."""
@@ -156,7 +154,7 @@ class PasskeyForm(CarnetForm):
     def clean(self):
         cleaned = super().clean()
         credential = cleaned.get("credential", "")
-        if not credential or len(credential) > CREDENTIAL_MAX_CHARS:
+        if not credential or len(credential) > settings.CARNET["PASSKEY_CREDENTIAL_MAX_CHARS"]:
             raise forms.ValidationError(
                 "La clé d'accès n'a pas été créée : votre navigateur doit la proposer "
                 "(JavaScript activé) ; suivez ses instructions, puis recommencez."

@@ -160,6 +160,10 @@ def parse_mobile(value: str) -> str:
 _IDENTIFIER = re.compile(r"[a-z0-9._-]+")
 
 
+# Identifiers the service gives itself (accounts made by Pro Santé Connect): never chosen.
+RESERVED_IDENTIFIER_PREFIXES = ("psc-",)
+
+
 def parse_identifier(value: str, *, nir: str = "") -> str:
     """Login identifier: 8–100 characters of a-z, 0-9 and `.-_` (so never an email), not the NIR."""
     limits = settings.CARNET
@@ -178,6 +182,10 @@ def parse_identifier(value: str, *, nir: str = "") -> str:
             "L'identifiant ne peut contenir que des lettres minuscules sans accent, des chiffres "
             "et les caractères . - _",
             code="identifier_chars",
+        )
+    if identifier.startswith(RESERVED_IDENTIFIER_PREFIXES):
+        raise ValidationError(
+            "Cet identifiant est réservé : choisissez-en un autre.", code="identifier_reserved"
         )
     nir = _SEPARATORS.sub("", nir).lower()
     if nir and nir in (identifier, _SEPARATORS.sub("", identifier)):

@@ -8,27 +8,47 @@ token, an ID token required (Authlib skips the checks when there is none), and t
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
 
 import requests
-from authlib.integrations.base_client import OAuthError
+from authlib.integrations.base_client import MismatchingStateError, OAuthError
 from authlib.integrations.django_client import OAuth
 from django.conf import settings
 from joserfc.errors import JoseError
 
+from carnet.core import clock
+
 log = logging.getLogger(__name__)
 
 # Everything that means "the provider's answer cannot be trusted or was not received".
-FAILURES = (OAuthError, JoseError, requests.RequestException, ValueError, KeyError, TypeError)
+# RuntimeError: Authlib's answer to a discovery document without a needed endpoint.
+FAILURES = (
+    OAuthError,
+    JoseError,
+    requests.RequestException,
+    ValueError,
+    KeyError,
+    TypeError,
+    RuntimeError,
+)
 HTTP_TIMEOUT = 10  # seconds, for every call to a provider (discovery, token, JWKS, userinfo)
+STARTED_KEY = "federation_started"  # state → when the departure to the provider was made
+STARTED_KEPT = 5  # departures remembered per session (a few tabs)
+# Only asymmetric signatures, whatever the discovery document lists ("none" never).
+ID_TOKEN_ALGORITHMS = ["ES256", "RS256", "PS256"]
 
 
 class FederationError(Exception):
-    """The login through the provider did not succeed; `message` is for the person."""
+    """The login through the provider did not succeed; `message` is for the person. `record`
+    is False for an answer that no departure of ours started (no or unknown `state`): anyone
+    can send those, they go to no trail."""
 
-    def __init__(self, message: str, *, reason: str = ""):
+    def __init__(self, message: str, *, reason: str = "", record: bool = True):
         super().__init__(message)
         self.message = message
         self.reason = reason
+        self.record = record
 
 
 def provider_config(key: str) -> dict | None:
@@ -65,10 +85,17 @@ def client(key: str):
     return _clients[cache_key]
 
 
+def _metadata(key: str) -> dict:
+    metadata = client(key).load_server_metadata()
+    metadata["id_token_signing_alg_values_supported"] = ID_TOKEN_ALGORITHMS
+    return metadata
+
+
 def authorize_redirect(request, key: str, redirect_uri: str):
     config = provider_config(key)
     try:
-        return client(key).authorize_redirect(
+        _metadata(key)
+        response = client(key).authorize_redirect(
             request,
             redirect_uri,
             acr_values=" ".join(config["acr_values"]),
@@ -76,6 +103,25 @@ def authorize_redirect(request, key: str, redirect_uri: str):
     except FAILURES as exc:
         log.warning("federation %s: authorization request failed (%s)", key, type(exc).__name__)
         raise FederationError(UNAVAILABLE, reason="indisponible") from exc
+    state = parse_qs(urlsplit(response["Location"]).query)["state"][0]
+    started = dict(list(request.session.get(STARTED_KEY, {}).items())[-(STARTED_KEPT - 1) :])
+    started[state] = clock.now().isoformat()
+    request.session[STARTED_KEY] = started
+    return response
+
+
+def _departure_check(request) -> None:
+    """The answer must come back to a departure of this session, in time (Authlib keeps the
+    state for the session's whole life)."""
+    state = request.GET.get("state", "")
+    started = request.session.get(STARTED_KEY, {})
+    at = started.pop(state, None)
+    request.session[STARTED_KEY] = started
+    if at is None:
+        raise FederationError(REFUSED, reason="etat_inconnu", record=False)
+    validity = settings.CARNET["FEDERATION_STATE_VALIDITY"]
+    if clock.now() - datetime.fromisoformat(at) > validity:
+        raise FederationError(REFUSED, reason="etat_expire")
 
 
 UNAVAILABLE = "Le service d'identification ne répond pas. Réessayez dans quelques minutes."
@@ -95,8 +141,9 @@ def callback(request, key: str, *, needed: tuple[str, ...] = ()) -> Identity:
     the identity pivot there), which must name the same `sub`."""
     config = provider_config(key)
     app = client(key)
+    _departure_check(request)
     try:
-        metadata = app.load_server_metadata()
+        metadata = _metadata(key)
         token = app.authorize_access_token(
             request,
             claims_options={
@@ -104,6 +151,8 @@ def callback(request, key: str, *, needed: tuple[str, ...] = ()) -> Identity:
                 "acr": {"essential": True, "values": config["acr_values"]},
             },
         )
+    except MismatchingStateError as exc:
+        raise FederationError(REFUSED, reason="etat_inconnu", record=False) from exc
     except FAILURES as exc:
         log.warning("federation %s: answer refused (%s)", key, type(exc).__name__)
         raise FederationError(REFUSED, reason=type(exc).__name__) from exc

@@ -199,14 +199,18 @@ def professional_identity_resolve(identity: Identity, *, rpps_claim: str, client
     from carnet.professionals.services import professional_account_for_federation
 
     rpps = rpps_of(identity.claims, rpps_claim)
-    user = professional_account_for_federation(rpps=rpps, client=client)
-    if user is None:
-        raise FederationError(UNKNOWN_RPPS, reason="rpps_inconnu")
-    if not user.is_active:
-        raise FederationError(SUSPENDED, reason="compte_inactif")
-    FederatedIdentity.objects.get_or_create(
-        provider=identity.provider,
-        user=user,
-        defaults={"subject": identity.subject, "created_at": clock.now()},
-    )
+    try:
+        user = professional_account_for_federation(rpps=rpps, client=client)
+        if user is None:
+            raise FederationError(UNKNOWN_RPPS, reason="rpps_inconnu")
+        if not user.is_active:
+            raise FederationError(SUSPENDED, reason="compte_inactif")
+        with transaction.atomic():
+            FederatedIdentity.objects.get_or_create(
+                provider=identity.provider,
+                user=user,
+                defaults={"subject": identity.subject, "created_at": clock.now()},
+            )
+    except IntegrityError as exc:  # this identity is another account's: no guess, no login
+        raise FederationError(UNKNOWN_RPPS, reason="identite_deja_liee") from exc
     return user

@@ -43,7 +43,10 @@ def start(request, provider):
 
 def _refused(request, provider: str, kind: str, exc: oidc.FederationError):
     """No login: the reason in French for the person, the fact (no identity) in the trail."""
-    services.refusal_record(provider=provider, reason=exc.reason, client=client_address(request))
+    if exc.record:
+        services.refusal_record(
+            provider=provider, reason=exc.reason, client=client_address(request)
+        )
     messages.error(request, exc.message)
     return redirect(LOGIN_PAGE[kind])
 

@@ -501,6 +501,9 @@ def activation_complete(invitation: Invitation, *, code: str, client: str = "") 
     return user
 
 
+FEDERATED_IDENTIFIER_PREFIX = "psc-"
+
+
 def professional_account_for_federation(*, rpps: str, client: str = "") -> User | None:
     """The account of the directory professional with this RPPS, for a login by Pro Santé
     Connect (e-CPS: a substantial identity of its own). A professional of the directory without
@@ -514,9 +517,10 @@ def professional_account_for_federation(*, rpps: str, client: str = "") -> User 
             return professional.user
         user = User(
             kind=User.Kind.PROFESSIONAL,
-            identifier=f"psc-{professional.public_id.hex[:12]}",
+            # Random, under a prefix no one can choose (core.validators.parse_identifier).
+            identifier=f"{FEDERATED_IDENTIFIER_PREFIX}{secrets.token_hex(8)}",
             email=professional.email,
-            email_verified=bool(professional.email),
+            email_verified=False,  # the directory's address, not one the person confirmed
         )
         user.set_unusable_password()
         user.save()
