@@ -24,6 +24,9 @@ PUBLIC = {
     # a professional's activation link (from the invitation email)
     "professionals:activate",
     "professionals:activate_totp",
+    # liveness and readiness, for the load balancer (no personal data)
+    "core:healthz",
+    "core:readyz",
     # home for visitors, and the legal pages
     "core:home",
     "core:cgu",

@@ -11,4 +11,6 @@ urlpatterns = [
     path("accessibilite/", views.legal_page("accessibility"), name="accessibility"),
     path("mentions-legales/", views.legal_page("legal"), name="legal"),
     path("session/prolonger/", views.session_keepalive, name="session_keepalive"),
+    path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
 ]

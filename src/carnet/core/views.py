@@ -81,3 +81,25 @@ def csrf_failure(request, reason=""):
             status=403,
         )
     return render(request, "core/csrf_failure.html", status=403)
+
+
+# --- Liveness and readiness (load balancer, orchestrator) -------------------------------------
+
+
+@login_not_required
+@never_cache
+@require_safe
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+@login_not_required
+@never_cache
+@require_safe
+def readyz(request):
+    from carnet.core.health import readiness
+
+    checks = readiness()
+    ready = all(state == "ok" for state in checks.values())
+    body = {"status": "ok" if ready else "indisponible", "checks": checks}
+    return JsonResponse(body, status=200 if ready else 503)
