@@ -9,6 +9,7 @@ BLOB_DIR = VAR_DIR / "test-blobs"
 LETTERS_DIR = VAR_DIR / "test-letters"
 # Like the demo, the tests (and the e2e live server) run on plain HTTP: no "__Host-" cookies.
 vars().update(cookie_settings(secure=False))
+SECURE_SSL_REDIRECT = False
 # As CARNET_DEMO=1 gives (carnet.settings reads it before DEMO_MODE is set here): a catalogue
 # app may come back to a loopback http address, as the demo app of `carnet seed_demo` does.
 OAUTH2_PROVIDER = {  # noqa: F405

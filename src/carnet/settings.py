@@ -19,8 +19,14 @@ VAR_DIR = Path(env("CARNET_VAR_DIR", default=str(Path.cwd() / "var"))).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
+# The secrets read from var/ rather than the environment: `carnet check --deploy` warns about
+# them (in production they come from the deployment's secret store, not a node's disk).
+LOCAL_SECRETS: list[str] = []
+
+
 def _local_secret(name: str, make) -> str:
     """Read a secret kept in var/ for the embedded mode, creating it once (mode 0600)."""
+    LOCAL_SECRETS.append(name)
     path = VAR_DIR / name
     if not path.exists():
         path.touch(mode=0o600)
@@ -232,6 +238,11 @@ CSRF_FAILURE_VIEW = "carnet.core.views.csrf_failure"
 # HTTPS only, for a year, subdomains included (not in demo mode, which runs on plain HTTP).
 SECURE_HSTS_SECONDS = 0 if DEMO_MODE else env.int("CARNET_HSTS_SECONDS", default=365 * 24 * 3600)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env.bool("CARNET_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS > 0)
+# Plain HTTP is sent to HTTPS whenever the cookies are secure (not in the demo or the tests);
+# the load balancer's probes stay on plain HTTP inside the network.
+SECURE_SSL_REDIRECT = env.bool("CARNET_SSL_REDIRECT", default=SECURE_COOKIES)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 if CARNET_PROXY_COUNT > 0:
     # TLS ends at our own proxy, which sets X-Forwarded-Proto (see core.http.client_address).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -199,11 +199,11 @@ def test_behind_our_proxy_https_is_read_from_x_forwarded_proto(tmp_path):
 
 
 @pytest.mark.django_db
-def test_hsts_is_sent_over_https_for_a_year_with_subdomains(client, settings):
+def test_hsts_is_sent_over_https_for_a_year_with_subdomains_and_preload(client, settings):
     settings.SECURE_HSTS_SECONDS = 365 * 24 * 3600
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     response = client.get("/", secure=True)
-    assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
     assert "Strict-Transport-Security" not in client.get("/")  # never over plain HTTP
 
 

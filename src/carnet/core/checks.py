@@ -1,7 +1,10 @@
 """Carnet's own deployment checks (`carnet check --deploy`)."""
 
+import base64
+import binascii
+
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(Tags.security, deploy=True)
@@ -35,3 +38,53 @@ def storage_url_valid(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def secrets_from_the_environment(app_configs, **kwargs):
+    """In production the secrets come from the secret store through the environment; a secret
+    generated in var/ lives on one node's disk (lost with it, different on each node)."""
+    local = getattr(settings, "LOCAL_SECRETS", [])
+    if not local:
+        return []
+    return [
+        Warning(
+            f"Secrets lus dans le dossier local var/ : {', '.join(sorted(local))}.",
+            hint="Fournissez SECRET_KEY, CARNET_HMAC_KEY, CARNET_KEYS et OIDC_RSA_PRIVATE_KEY "
+            "par l'environnement (coffre de secrets), les mêmes sur chaque nœud.",
+            id="carnet.W001",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def key_encryption_keys_valid(app_configs, **kwargs):
+    """Each key-encryption key is 32 bytes in base64: said at start-up, not at the first read."""
+    problems = []
+    if not settings.CARNET_KEYS:
+        problems.append("CARNET_KEYS ne contient aucune clé")
+    for key_id, value in settings.CARNET_KEYS.items():
+        try:
+            ok = len(base64.b64decode(value, validate=True)) == 32
+        except (binascii.Error, ValueError, TypeError):
+            ok = False
+        if not ok:
+            problems.append(f"la clé « {key_id} » de CARNET_KEYS n'est pas 32 octets en base64")
+    return [
+        Error(p, hint="Voir docs/operations.md, « Secrets et clés ».", id="carnet.E003")
+        for p in problems
+    ]
+
+
+@register(Tags.security, deploy=True)
+def blobs_off_the_web_node(app_configs, **kwargs):
+    """With several web nodes, files on one node's disk are not seen by the others."""
+    if settings.STORAGE_URL.startswith("s3://"):
+        return []
+    return [
+        Warning(
+            "Les fichiers chiffrés sont sur le disque local du nœud web.",
+            hint="En production, STORAGE_URL=s3://… (stockage objet partagé par tous les nœuds).",
+            id="carnet.W002",
+        )
+    ]
