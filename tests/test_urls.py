@@ -27,6 +27,8 @@ PUBLIC = {
     # liveness and readiness, for the load balancer (no personal data)
     "core:healthz",
     "core:readyz",
+    # Prometheus's scrape: its bearer token is the key (404 when none is configured)
+    "core:metrics",
     # home for visitors, and the legal pages
     "core:home",
     "core:cgu",
@@ -130,6 +132,7 @@ NOT_FOUND_WITHOUT_CONTEXT = {
     "enrollment:opposition_pdf",
     "agenda:feed_ics",
     "catalogue:logo",  # an entry without a logo
+    "core:metrics",  # no CARNET_METRICS_TOKEN in the tests' settings
     # an identity provider that is not configured (the tests' default)
     "federation:franceconnect",
     "federation:franceconnect_callback",

@@ -95,6 +95,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every log line of the request, and the response, carry its id.
     "carnet.core.logs.RequestIdMiddleware",
+    "carnet.core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before whitenoise, so that static files carry the security headers too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -302,6 +303,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = MESSAGE_BODY_MAX_BYTES + UPLOAD_BODY_OVERHEAD
 # (the default cookie storage is signed, not encrypted).
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 LETTERS_DIR = Path(env("CARNET_LETTERS_DIR", default=str(VAR_DIR / "letters")))
+
+# Prometheus's bearer token for /metrics (carnet.core.metrics); unset, /metrics answers 404.
+METRICS_TOKEN = env("CARNET_METRICS_TOKEN", default="")
 
 SERVICE_NAME = "Carnet"
 SERVICE_URL = env("CARNET_URL", default="http://127.0.0.1:8000")

@@ -7,6 +7,7 @@ from carnet.agenda.prevention_services import prevention_notices_daily
 from carnet.agenda.services import reminders_send_due
 from carnet.catalogue.services import connections_remind_due
 from carnet.core.blobs import orphans_sweep
+from carnet.core.metrics import sweep_record
 from carnet.documents.services import documents_purge_due, documents_withheld_sweep
 from carnet.enrollment.services import spaces_auto_create, spaces_purge_due
 from carnet.exports.services import exports_sweep
@@ -42,5 +43,7 @@ def run_tick() -> dict[str, int]:
     for name, sweep in SWEEPS:
         started = time.monotonic()
         results[name] = sweep()
-        log.info("sweep %s: %s in %.2fs", name, results[name], time.monotonic() - started)
+        seconds = time.monotonic() - started
+        log.info("sweep %s: %s in %.2fs", name, results[name], seconds)
+        sweep_record(name, results[name], seconds)
     return results

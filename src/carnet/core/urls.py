@@ -13,4 +13,5 @@ urlpatterns = [
     path("session/prolonger/", views.session_keepalive, name="session_keepalive"),
     path("healthz", views.healthz, name="healthz"),
     path("readyz", views.readyz, name="readyz"),
+    path("metrics", views.metrics, name="metrics"),
 ]

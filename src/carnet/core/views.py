@@ -103,3 +103,23 @@ def readyz(request):
     ready = all(state == "ok" for state in checks.values())
     body = {"status": "ok" if ready else "indisponible", "checks": checks}
     return JsonResponse(body, status=200 if ready else 503)
+
+
+@login_not_required
+@never_cache
+@require_safe
+def metrics(request):
+    """Prometheus's scrape, with its bearer token; 404 when no token is configured."""
+    from django.conf import settings
+    from django.http import Http404, HttpResponse
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from carnet.core.metrics import exposition, token_valid
+
+    if not settings.METRICS_TOKEN:
+        raise Http404
+    if not token_valid(request.headers.get("Authorization", "")):
+        response = JsonResponse({"error": "jeton absent ou invalide"}, status=401)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
