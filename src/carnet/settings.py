@@ -376,6 +376,7 @@ CARNET = {
     "PASSKEY_CREDENTIAL_MAX_CHARS": 20_000,
     # Identity federation (OpenID Connect): the round trip to the provider must end in time.
     "FEDERATION_STATE_VALIDITY": timedelta(minutes=10),
+    "FEDERATION_HTTP_TIMEOUT": timedelta(seconds=10),  # each call to a provider
     "REAUTH_MAX_FAILURES": 5,  # wrong current passwords (re-authentication, password change)
     # "Identifiant oublié ?" and "Mot de passe oublié ?"
     "RECOVERY_MAX_FAILURES_PER_NIR": 5,

@@ -145,3 +145,18 @@ def test_a_backup_goes_only_into_a_new_folder(populated, tmp_path):
     (folder / "autre-chose.txt").write_text("déjà là")
     with pytest.raises(CommandError, match="n'est pas vide"):
         call_command("backup", str(folder))
+
+
+def test_a_referenced_file_missing_from_the_store_fails_the_backup_and_is_listed(
+    populated, tmp_path
+):
+    from carnet.core.stores import blob_store
+
+    gone = Document.objects.select_related("blob").first().blob.key
+    blob_store().delete(gone)  # as if a purge had removed it during the backup
+    folder = tmp_path / "sauvegarde"
+    with pytest.raises(CommandError, match="1 fichiers référencés étaient absents"):
+        call_command("backup", str(folder))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["missing"] == [gone]
+    assert len(manifest["blobs"]) == 2

@@ -4,7 +4,7 @@ registry, the one-time link of an existing account, activation, logout; and ever
 must not log anyone in: wrong state, wrong nonce, tampered ID token, wrong acr, unknown or
 ambiguous identity, a replayed answer."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
@@ -21,6 +21,7 @@ from tests.accounts.helpers import code_sent_to, is_logged_in, page
 from tests.conftest import Issued
 from tests.enrollment.helpers import PASSWORD, activate
 from tests.enrollment.wizard import post_credentials
+from tests.factories import make_nir
 from tests.federation import flows
 
 START = "/connexion/franceconnect/"
@@ -31,6 +32,7 @@ CLIENT_ID = "carnet-franceconnect"
 REFUSED = "n'a pas pu être vérifiée"
 NOT_FOUND = "pas pu vous identifier de façon certaine"
 NOT_FOUND_MESSAGE = federation.NOT_FOUND
+CHILD_BIRTH = date(2015, 3, 1)
 
 ACCOUNTS = {
     "alice": {"sub": "fc-alice", "acr": "eidas2", "claims": flows.fc_claims()},
@@ -44,6 +46,11 @@ ACCOUNTS = {
         "sub": "fc-nee-ailleurs",
         "acr": "eidas2",
         "claims": flows.fc_claims(birthplace="75056"),
+    },
+    "mineure": {
+        "sub": "fc-mineure",
+        "acr": "eidas2",
+        "claims": flows.fc_claims(birthdate=CHILD_BIRTH.isoformat()),
     },
 }
 
@@ -146,6 +153,31 @@ def test_first_login_links_the_existing_account_after_its_password_and_a_code(cl
     assert "avec FranceConnect+" in page(fresh.get("/parametres/activites/"))
 
 
+def test_a_link_left_waiting_too_long_expires(client, alice):
+    assert round_trip(client)["Location"] == LINK
+    late = django_settings.CARNET["PENDING_LOGIN_VALIDITY"] + timedelta(seconds=1)
+    with clock.travel(late):
+        response = client.get(LINK)
+        assert response["Location"] == "/connexion/"
+        assert "Votre identification a expiré" in page(client.get("/connexion/"))
+        response = client.post(LINK, {"password": PASSWORD})
+        assert response["Location"] == "/connexion/"
+    assert not FederatedIdentity.objects.exists()
+    assert not is_logged_in(client)
+
+
+def test_the_link_page_locks_after_too_many_wrong_passwords(client, alice, settings):
+    settings.CARNET = {**settings.CARNET, "LOGIN_MAX_FAILURES_PER_IDENTIFIER": 2}
+    round_trip(client)
+    for _ in range(2):
+        client.post(LINK, {"password": "pas-le-bon-mot-de-passe"})
+    response = client.post(LINK, {"password": PASSWORD})  # even the right one, now
+    assert response.status_code == 200
+    assert "Trop de tentatives infructueuses" in page(response)
+    assert "_auth_user_id" not in client.session
+    assert client.get("/connexion/mode/")["Location"] == "/connexion/"  # no login step opened
+
+
 def test_the_link_needs_the_code_too(client, alice):
     round_trip(client)
     client.post(LINK, {"password": PASSWORD})
@@ -205,6 +237,24 @@ def test_a_pending_space_is_activated_through_franceconnect_without_the_code(cli
     assert response["Location"] == "/activer/termine/"
     assert Space.objects.get(person=person).state == Space.State.ACTIVE
     assert ProvisionalCode.objects.get(person=person).used_at is not None  # the code is spent
+
+
+def test_a_minors_space_is_not_activated_that_way(client, provider):
+    person = flows.registry_alice(
+        birth_date=CHILD_BIRTH, nir=make_nir(2, CHILD_BIRTH, 7, dept="69", commune=123)
+    )
+    enrollment.codes_issue([person])
+    refused(client, round_trip(client, "mineure"), message="représentant légal", reason="minor")
+    assert Space.objects.get(person=person).state == Space.State.PENDING
+
+
+def test_without_a_valid_provisional_code_the_space_is_not_activated_that_way(client, provider):
+    issued = issued_alice()
+    ProvisionalCode.objects.filter(person=issued.person).update(
+        expires_at=clock.now() - timedelta(days=1)
+    )
+    refused(client, round_trip(client), message="n'est plus valable", reason="no_code")
+    assert Space.objects.get(person=issued.person).state == Space.State.PENDING
 
 
 def test_an_opposed_space_is_not_activated_that_way(client, provider):

@@ -161,7 +161,8 @@ _IDENTIFIER = re.compile(r"[a-z0-9._-]+")
 
 
 # Identifiers the service gives itself (accounts made by Pro Santé Connect): never chosen.
-RESERVED_IDENTIFIER_PREFIXES = ("psc-",)
+FEDERATED_IDENTIFIER_PREFIX = "psc-"
+RESERVED_IDENTIFIER_PREFIXES = (FEDERATED_IDENTIFIER_PREFIX,)
 
 
 def parse_identifier(value: str, *, nir: str = "") -> str:

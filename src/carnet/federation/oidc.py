@@ -32,7 +32,12 @@ FAILURES = (
     TypeError,
     RuntimeError,
 )
-HTTP_TIMEOUT = 10  # seconds, for every call to a provider (discovery, token, JWKS, userinfo)
+UNAVAILABLE = "Le service d'identification ne répond pas. Réessayez dans quelques minutes."
+REFUSED = (
+    "L'identification n'a pas abouti : la réponse du service d'identification n'a pas pu "
+    "être vérifiée. Recommencez, ou connectez-vous avec votre identifiant, votre mot de passe "
+    "et un code."
+)
 STARTED_KEY = "federation_started"  # state → when the departure to the provider was made
 STARTED_KEPT = 5  # departures remembered per session (a few tabs)
 # Only asymmetric signatures, whatever the discovery document lists ("none" never).
@@ -79,7 +84,8 @@ def client(key: str):
             client_kwargs={
                 "scope": config["scope"],
                 "code_challenge_method": "S256",
-                "default_timeout": HTTP_TIMEOUT,
+                # every call to the provider: discovery, token, JWKS, userinfo
+                "default_timeout": settings.CARNET["FEDERATION_HTTP_TIMEOUT"].total_seconds(),
             },
         )
     return _clients[cache_key]
@@ -122,9 +128,6 @@ def _departure_check(request) -> None:
     validity = settings.CARNET["FEDERATION_STATE_VALIDITY"]
     if clock.now() - datetime.fromisoformat(at) > validity:
         raise FederationError(REFUSED, reason="etat_expire")
-
-
-UNAVAILABLE = "Le service d'identification ne répond pas. Réessayez dans quelques minutes."
 
 
 @dataclass
@@ -187,10 +190,3 @@ def logout_url(key: str, *, id_token: str, post_logout_redirect_uri: str) -> str
     return client(key).create_logout_url(
         post_logout_redirect_uri=post_logout_redirect_uri, id_token_hint=id_token
     )["url"]
-
-
-REFUSED = (
-    "L'identification n'a pas abouti : la réponse du service d'identification n'a pas pu "
-    "être vérifiée. Recommencez, ou connectez-vous avec votre identifiant, votre mot de passe "
-    "et un code."
-)

@@ -31,7 +31,7 @@ from carnet.accounts.models import User
 from carnet.audit.services import Entry, events_record
 from carnet.core import clock, crypto, ratelimit
 from carnet.core.csvfiles import CsvReading, ImportFileError, csv_errors_write, csv_records
-from carnet.core.validators import parse_rpps, rpps_key
+from carnet.core.validators import FEDERATED_IDENTIFIER_PREFIX, parse_rpps, rpps_key
 from carnet.notifications.services import messages_queue, render_email
 
 from .models import FINESS, Invitation, Professional
@@ -485,23 +485,25 @@ def activation_complete(invitation: Invitation, *, code: str, client: str = "") 
                 )
             ]
         )
-        events_record(
-            [
-                Entry(
-                    actor=user.actor,
-                    action="compte_professionnel_active",
-                    object_type="professionnel",
-                    object_id=str(professional.public_id),
-                    client=client,
-                    at=now,
-                )
-            ]
-        )
+        _activation_record(user, professional, client=client, at=now)
     ratelimit.reset(key)
     return user
 
 
-FEDERATED_IDENTIFIER_PREFIX = "psc-"
+def _activation_record(user, professional, *, client: str, at=None, **detail) -> None:
+    events_record(
+        [
+            Entry(
+                actor=user.actor,
+                action="compte_professionnel_active",
+                object_type="professionnel",
+                object_id=str(professional.public_id),
+                client=client,
+                at=at,
+                detail=detail,
+            )
+        ]
+    )
 
 
 def professional_account_for_federation(*, rpps: str, client: str = "") -> User | None:
@@ -526,18 +528,7 @@ def professional_account_for_federation(*, rpps: str, client: str = "") -> User 
         user.save()
         professional.user = user
         professional.save(update_fields=["user"])
-        events_record(
-            [
-                Entry(
-                    actor=user.actor,
-                    action="compte_professionnel_active",
-                    object_type="professionnel",
-                    object_id=str(professional.public_id),
-                    client=client,
-                    detail={"moyen": "prosanteconnect"},
-                )
-            ]
-        )
+        _activation_record(user, professional, client=client, moyen="prosanteconnect")
     return user
 
 
