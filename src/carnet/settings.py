@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "django_rq",
+    "django_tasks_rq",
     "carnet.core",
     "carnet.audit",
     "carnet.registry",
@@ -178,12 +180,20 @@ SESSION_ENGINE = (
 SESSION_COOKIE_AGE = env.int("CARNET_SESSION_IDLE_SECONDS", default=30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True
 
+# The task queue: in the database by default; with REDIS_URL, on Redis through RQ
+# (django-tasks-rq), worked by `carnet worker` on every worker node. The queue only speeds work
+# up: the outbox and the exports are rows, which the sweeps pick up again whatever Redis lost.
 TASKS = {
     "default": {
-        "BACKEND": env("CARNET_TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+        "BACKEND": env(
+            "CARNET_TASKS_BACKEND",
+            default="django_tasks_rq.RQBackend" if REDIS_URL else "django_tasks_db.DatabaseBackend",
+        ),
         "QUEUES": ["default"],
     }
 }
+RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 900}}
+RQ_SHOW_ADMIN_LINK = False
 
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.Argon2PasswordHasher"]

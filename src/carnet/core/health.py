@@ -48,6 +48,11 @@ def _queue() -> None:
         from django_tasks_db.models import DBTaskResult
 
         DBTaskResult.objects.exists()
+    elif backend == "django_tasks_rq.RQBackend":
+        import django_rq
+
+        for name in settings.TASKS["default"]["QUEUES"]:
+            django_rq.get_connection(name).ping()
     elif backend != "django_tasks.backends.immediate.ImmediateBackend":
         # A backend this check does not know how to reach: say so rather than pass.
         raise RuntimeError("file d'attente non vérifiable")

@@ -59,8 +59,19 @@ class SharedStateCollector:
         from carnet.tick import SWEEPS
 
         queue = GaugeMetricFamily("carnet_queue_depth", "Tâches en attente", labels=["status"])
-        for status in (TaskResultStatus.READY, TaskResultStatus.RUNNING):
-            queue.add_metric([status], DBTaskResult.objects.filter(status=status).count())
+        if settings.TASKS["default"]["BACKEND"] == "django_tasks_rq.RQBackend":
+            import django_rq
+
+            waiting = running = 0
+            for name in settings.TASKS["default"]["QUEUES"]:
+                rq_queue = django_rq.get_queue(name)
+                waiting += rq_queue.count
+                running += rq_queue.started_job_registry.count
+            queue.add_metric([TaskResultStatus.READY], waiting)
+            queue.add_metric([TaskResultStatus.RUNNING], running)
+        else:
+            for status in (TaskResultStatus.READY, TaskResultStatus.RUNNING):
+                queue.add_metric([status], DBTaskResult.objects.filter(status=status).count())
         yield queue
         outbox = GaugeMetricFamily("carnet_outbox_backlog", "E-mails et SMS à envoyer")
         outbox.add_metric([], OutboxMessage.objects.filter(status="pending").count())

@@ -1,3 +1,4 @@
+import logging
 import threading
 
 from django.conf import settings
@@ -6,11 +7,21 @@ from django.core.management.base import BaseCommand
 
 from carnet.tick import run_tick
 
+log = logging.getLogger(__name__)
+
+RQ_BACKEND = "django_tasks_rq.RQBackend"
+
+
+def uses_rq() -> bool:
+    return settings.TASKS["default"]["BACKEND"] == RQ_BACKEND
+
 
 class Command(BaseCommand):
     help = (
-        "Démarre le worker : exécute les tâches en file (envoi des e-mails et SMS) et lance "
-        "les traitements périodiques (tick) à intervalle régulier."
+        "Démarre un worker : exécute les tâches en file (envoi des e-mails et SMS, exports) et "
+        "lance les traitements périodiques (tick) à intervalle régulier. File en base de données "
+        "par défaut, sur Redis (RQ) quand REDIS_URL est défini ; plusieurs workers peuvent "
+        "tourner en même temps."
     )
 
     def add_arguments(self, parser):
@@ -30,13 +41,23 @@ class Command(BaseCommand):
                     try:
                         run_tick()
                     except Exception:  # keep the worker alive; the error is logged
-                        import logging
-
-                        logging.getLogger(__name__).exception("tick failed")
+                        log.exception("tick failed")
                     stop.wait(tick_interval)
 
             threading.Thread(target=ticker, name="tick", daemon=True).start()
         try:
-            call_command("db_worker", interval=1.0)
+            if uses_rq():
+                # Jobs run in this process (no fork per job): the ticker thread keeps its own
+                # database connection, and a job costs no new connection.
+                call_command(
+                    "rqworker",
+                    *settings.TASKS["default"]["QUEUES"],
+                    job_class="django_tasks_rq.Job",
+                    worker_class="rq.worker.SimpleWorker",
+                    with_scheduler=True,
+                    verbosity=options["verbosity"],
+                )
+            else:
+                call_command("db_worker", interval=1.0)
         finally:
             stop.set()

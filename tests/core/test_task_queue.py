@@ -1,0 +1,124 @@
+"""The task queue on Redis (RQ, through django-tasks-rq), as production runs it with REDIS_URL:
+a task enqueued after commit waits in Redis, `carnet worker` runs it, /readyz and /metrics
+read the queue. A queue of its own per test, on the machine's Redis server."""
+
+import os
+
+import pytest
+import redis
+from django.core.management import call_command
+from prometheus_client.parser import text_string_to_metric_families
+
+from carnet.notifications.models import OutboxMessage
+from carnet.notifications.services import message_queue, render_email
+
+REDIS_SERVER = os.environ.get("CARNET_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+TOKEN = "jeton-de-test-des-metriques-0123456789"
+
+
+@pytest.fixture
+def rq_queue(settings, worker_id):
+    """TASKS on RQ, in a Redis database of this test process's own (pytest-xdist runs several
+    processes), emptied before and after."""
+    index = 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
+    url = f"{REDIS_SERVER}/{11 + index}"
+    connection = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        connection.flushdb()
+    except redis.RedisError:
+        if os.environ.get("CARNET_REQUIRE_SERVICES"):
+            pytest.fail(f"Redis ne répond pas sur {REDIS_SERVER} (CARNET_REQUIRE_SERVICES)")
+        pytest.skip(f"Redis ne répond pas sur {REDIS_SERVER}")
+    import django_rq
+
+    settings.RQ_QUEUES = {"default": {"URL": url}}
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
+    try:
+        yield django_rq.get_queue("default")
+    finally:
+        connection.flushdb()
+
+
+def work(queue):
+    """`carnet worker`'s RQ worker, until the queue is empty."""
+    call_command(
+        "rqworker",
+        queue.name,
+        burst=True,
+        job_class="django_tasks_rq.Job",
+        worker_class="rq.worker.SimpleWorker",
+        verbosity=0,
+    )
+
+
+def queue_depth(client, settings) -> dict:
+    settings.METRICS_TOKEN = TOKEN
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert response.status_code == 200
+    depth = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        if family.name == "carnet_queue_depth":
+            depth = {s.labels["status"]: s.value for s in family.samples}
+    return depth
+
+
+@pytest.mark.django_db
+def test_a_message_waits_in_redis_until_the_worker_sends_it(
+    rq_queue, smtp_server, client, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = message_queue(
+            render_email(
+                "mot_de_passe_modifie", {}, to="alice@exemple.fr", kind="mot_de_passe_modifie"
+            )
+        )
+    # Enqueued after commit, in Redis: nothing sent yet, and /metrics says one task waits.
+    assert rq_queue.count == 1
+    assert smtp_server.messages == []
+    assert queue_depth(client, settings) == {"READY": 1, "RUNNING": 0}
+
+    work(rq_queue)
+
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT
+    assert [m["to"] for m in smtp_server.messages] == [["alice@exemple.fr"]]
+    assert rq_queue.count == 0
+    assert rq_queue.finished_job_registry.count == 1
+    assert queue_depth(client, settings) == {"READY": 0, "RUNNING": 0}
+
+
+@pytest.mark.django_db
+def test_a_second_run_of_the_task_sends_nothing_twice(
+    rq_queue, smtp_server, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        message_queue(
+            render_email(
+                "mot_de_passe_modifie", {}, to="bob@exemple.fr", kind="mot_de_passe_modifie"
+            )
+        )
+    from carnet.notifications.tasks import deliver_outbox
+
+    deliver_outbox.enqueue()  # as if a second node had also asked for a delivery
+    assert rq_queue.count == 2
+    work(rq_queue)
+    assert len(smtp_server.messages) == 1
+
+
+@pytest.mark.django_db
+def test_readyz_reaches_the_redis_queue(rq_queue, client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["queue"] == "ok"
+
+
+@pytest.mark.django_db
+def test_readyz_names_an_unreachable_redis_queue(client, settings):
+    settings.RQ_QUEUES = {"injoignable": {"URL": "redis://127.0.0.1:9/0"}}  # nothing listens
+    settings.TASKS = {
+        "default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["injoignable"]}
+    }
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["queue"] == "erreur : ConnectionError"
+    assert "6379" not in response.content.decode() and ":9" not in response.content.decode()
