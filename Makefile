@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export CARNET_VAR_DIR ?= $(CURDIR)/var
 SMTPD_DIR = $(CARNET_VAR_DIR)/smtpd
 
-.PHONY: run test test-postgres lint format bench chromium oidc-provider install clean
+.PHONY: run test test-postgres test-scale lint format bench chromium oidc-provider install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 ou plus récent est nécessaire" if sys.version_info < (3, 11) else 0)'
@@ -67,6 +67,11 @@ test: $(STAMP) chromium oidc-provider
 
 test-postgres: $(STAMP) chromium oidc-provider
 	DATABASE_URL=$${DATABASE_URL:-postgres:///carnet_test} $(BIN)/pytest
+
+# The production-like drills (tests/scale): two web nodes, a worker, Redis, S3 (moto), and a
+# PostgreSQL database of their own; they need PostgreSQL's createdb and redis-server.
+test-scale: $(STAMP)
+	$(BIN)/pytest -m scale tests/scale
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ from carnet.core import clock
 from carnet.enrollment import services
 from tests.enrollment.helpers import PASSWORD, activate
 from tests.factories import InsuredPersonFactory
+from tests.smtp_sink import SmtpSink
 
 
 @pytest.fixture(autouse=True)
@@ -65,35 +66,6 @@ def issue_code(db):
     return make
 
 
-class _Collector:
-    """Keeps what it receives; `refuse_with` ("550 …", "451 …") answers DATA so instead, and
-    `refuse_sender_with` MAIL FROM."""
-
-    def __init__(self):
-        self.messages = []
-        self.refuse_with = None
-        self.refuse_sender_with = None
-
-    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
-        if self.refuse_sender_with:
-            return self.refuse_sender_with
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
-        if self.refuse_with:
-            return self.refuse_with
-        self.messages.append(
-            {
-                "from": envelope.mail_from,
-                "to": list(envelope.rcpt_tos),
-                "data": envelope.content.decode("utf-8", "replace"),
-            }
-        )
-        return "250 Message accepted for delivery"
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -103,7 +75,7 @@ def _free_port() -> int:
 @pytest.fixture
 def smtp_server(settings):
     """A real SMTP server on loopback; EMAIL_URL points at it so the outbox delivers."""
-    collector = _Collector()
+    collector = SmtpSink()
     port = _free_port()
     controller = Controller(collector, hostname="127.0.0.1", port=port)
     controller.start()

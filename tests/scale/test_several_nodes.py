@@ -1,0 +1,99 @@
+"""Two web nodes (`carnet serve` on two ports), one worker, sharing PostgreSQL, Redis and an
+S3-compatible store: whatever node a request reaches, the person sees the same Carnet."""
+
+import hashlib
+import json
+import re
+import time
+
+import pytest
+
+from tests.documents.conftest import pdf_bytes
+from tests.scale.populate import PASSWORD
+from tests.scale.stack import Visitor, production_stack
+
+pytestmark = pytest.mark.scale
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    with production_stack(tmp_path_factory.mktemp("deux-noeuds")) as stack:
+        stack.a = stack.web("web-a")
+        stack.b = stack.web("web-b")
+        stack.worker(tick_interval=1)
+        stack.patients = json.loads(
+            stack.python("from tests.scale.populate import print_patients; print_patients(4)")
+        )
+        yield stack
+
+
+def test_a_session_opened_on_node_a_continues_on_node_b(stack):
+    alice = stack.patients[0]
+    visitor = Visitor()
+    visitor.log_in(stack, stack.a, alice["identifier"], PASSWORD, alice["email"])
+    home_b = visitor.get(f"{stack.b}/")
+    assert home_b.status_code == 200
+    assert "Bonjour" in home_b.text
+    # And logging out on B ends it on A too (the session lives in Redis, not in a node).
+    out = visitor.post(f"{stack.b}/deconnexion/", form_url=f"{stack.b}/")
+    assert out.status_code in (200, 302), out.text[:300]
+    assert visitor.get(f"{stack.a}/documents/").headers["Location"].startswith("/connexion/")
+
+
+def test_a_login_rate_limit_reached_on_node_a_holds_on_node_b(stack):
+    bob = stack.patients[1]
+    visitor = Visitor()
+    for _ in range(10):  # LOGIN_MAX_FAILURES_PER_IDENTIFIER wrong passwords, all on A
+        refused = visitor.post(
+            f"{stack.a}/connexion/", {"identifier": bob["identifier"], "password": "pas-le-bon"}
+        )
+        assert "Identifiant ou mot de passe incorrect" in refused.text or "Trop de" in refused.text
+    # On B, even the right password is refused for the lockout's time.
+    locked = Visitor().post(
+        f"{stack.b}/connexion/", {"identifier": bob["identifier"], "password": PASSWORD}
+    )
+    assert "Trop de tentatives" in locked.text
+    assert "Location" not in locked.headers
+
+
+def test_a_document_uploaded_on_node_a_downloads_on_node_b(stack):
+    carol = stack.patients[2]
+    visitor = Visitor()
+    visitor.log_in(stack, stack.a, carol["identifier"], PASSWORD, carol["email"])
+    data = pdf_bytes("Ordonnance envoyee sur le noeud A")
+    added = visitor.post(
+        f"{stack.a}/documents/ajouter/",
+        {"title": "Ordonnance", "category": "ORD_SOIN", "document_date": "2026-11-20"},
+        files={"file": ("ordonnance.pdf", data, "application/pdf")},
+    )
+    assert added.status_code == 302, re.findall(r"(?s)<p[^>]*error[^>]*>(.*?)</p>", added.text)
+    detail = added.headers["Location"]
+    content = visitor.get(f"{stack.b}{detail}fichier/?telecharger=1")
+    assert content.status_code == 200
+    assert hashlib.sha256(content.content).hexdigest() == hashlib.sha256(data).hexdigest()
+    # Nothing was written on either web node's disk: the blob is in the object store.
+    for node in ("web-a", "web-b"):
+        var = stack.root / node
+        written = [p for p in var.rglob("*") if p.is_file() and "static" not in p.parts]
+        assert written == [], written
+
+
+def test_a_notification_queued_on_node_a_is_sent_once_by_the_worker(stack):
+    dan = stack.patients[3]
+    visitor = Visitor()
+    before = len(stack.mails_to(dan["email"]))
+    step = visitor.post(
+        f"{stack.a}/connexion/", {"identifier": dan["identifier"], "password": PASSWORD}
+    )
+    assert step.headers["Location"] == "/connexion/mode/"
+    visitor.post(f"{stack.a}/connexion/mode/", {"channel": "email"})
+    stack.code_sent_to(dan["email"], before)
+    # Several ticks later (each one also delivers the outbox), still one message.
+    time.sleep(4)
+    assert len(stack.mails_to(dan["email"])) == before + 1
+    sent = stack.python(
+        "from carnet.notifications.models import OutboxMessage as O; "
+        f"print(O.objects.filter(to={dan['email']!r}, kind='code_acces')"
+        ".values_list('status', 'attempts').get())"
+    )
+    assert sent.strip() == "('sent', 1)"
