@@ -314,6 +314,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = MESSAGE_BODY_MAX_BYTES + UPLOAD_BODY_OVERHEAD
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 LETTERS_DIR = Path(env("CARNET_LETTERS_DIR", default=str(VAR_DIR / "letters")))
 
+# gunicorn processes per web node (`carnet serve`): about one per core plus one, as measured by
+# bench/load.py (docs/operations.md, « Dimensionnement »).
+WEB_WORKERS = env.int("CARNET_WEB_WORKERS", default=2)
+
 # Prometheus's bearer token for /metrics (carnet.core.metrics); unset, /metrics answers 404.
 METRICS_TOKEN = env("CARNET_METRICS_TOKEN", default="")
 

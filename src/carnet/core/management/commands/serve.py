@@ -11,7 +11,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default=f"127.0.0.1:{os.environ.get('PORT', '8000')}")
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", "2")))
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=settings.WEB_WORKERS,
+            help=f"Processus gunicorn (défaut : CARNET_WEB_WORKERS, {settings.WEB_WORKERS}).",
+        )
 
     def handle(self, *args, bind, workers, **options):
         call_command("collectstatic", interactive=False, verbosity=0)
