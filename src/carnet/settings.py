@@ -192,7 +192,16 @@ TASKS = {
         "QUEUES": ["default"],
     }
 }
-RQ_QUEUES = {"default": {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 900}}
+# Jobs in Redis as JSON, never pickle: whoever could write to Redis must not run code on the
+# workers (a task's arguments are ids, JSON by django.tasks' rules).
+RQ_SERIALIZER = "rq.serializers.JSONSerializer"
+RQ_QUEUES = {
+    "default": {
+        "URL": REDIS_URL or "redis://127.0.0.1:6379/0",
+        "DEFAULT_TIMEOUT": 900,
+        "SERIALIZER": RQ_SERIALIZER,
+    }
+}
 RQ_SHOW_ADMIN_LINK = False
 
 AUTH_USER_MODEL = "accounts.User"

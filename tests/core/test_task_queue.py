@@ -2,13 +2,16 @@
 a task enqueued after commit waits in Redis, `carnet worker` runs it, /readyz and /metrics
 read the queue. A queue of its own per test, on the machine's Redis server."""
 
+import json
 import os
+import zlib
 
 import pytest
 import redis
 from django.core.management import call_command
 from prometheus_client.parser import text_string_to_metric_families
 
+from carnet.core.management.commands.worker import RQ_WORKER_OPTIONS
 from carnet.notifications.models import OutboxMessage
 from carnet.notifications.services import message_queue, render_email
 
@@ -31,7 +34,7 @@ def rq_queue(settings, worker_id):
         pytest.skip(f"Redis ne répond pas sur {REDIS_SERVER}")
     import django_rq
 
-    settings.RQ_QUEUES = {"default": {"URL": url}}
+    settings.RQ_QUEUES = {"default": {**settings.RQ_QUEUES["default"], "URL": url}}
     settings.TASKS = {"default": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]}}
     try:
         yield django_rq.get_queue("default")
@@ -41,14 +44,7 @@ def rq_queue(settings, worker_id):
 
 def work(queue):
     """`carnet worker`'s RQ worker, until the queue is empty."""
-    call_command(
-        "rqworker",
-        queue.name,
-        burst=True,
-        job_class="django_tasks_rq.Job",
-        worker_class="rq.worker.SimpleWorker",
-        verbosity=0,
-    )
+    call_command("rqworker", queue.name, burst=True, verbosity=0, **RQ_WORKER_OPTIONS)
 
 
 def queue_depth(client, settings) -> dict:
@@ -74,6 +70,10 @@ def test_a_message_waits_in_redis_until_the_worker_sends_it(
         )
     # Enqueued after commit, in Redis: nothing sent yet, and /metrics says one task waits.
     assert rq_queue.count == 1
+    # Stored as JSON (zlib-compressed by rq), never as a pickle.
+    [job_id] = rq_queue.job_ids
+    stored = rq_queue.connection.hget(f"rq:job:{job_id}", "data")
+    assert json.loads(zlib.decompress(stored))[0] == "carnet.notifications.tasks.deliver_outbox"
     assert smtp_server.messages == []
     assert queue_depth(client, settings) == {"READY": 1, "RUNNING": 0}
 

@@ -10,6 +10,13 @@ from carnet.tick import run_tick
 log = logging.getLogger(__name__)
 
 RQ_BACKEND = "django_tasks_rq.RQBackend"
+# Jobs run in this process (no fork per job): the ticker thread keeps its own database
+# connection, and a job costs no new connection. JSON jobs only (settings.RQ_SERIALIZER).
+RQ_WORKER_OPTIONS = {
+    "job_class": "django_tasks_rq.Job",
+    "worker_class": "rq.worker.SimpleWorker",
+    "serializer": settings.RQ_SERIALIZER,
+}
 
 
 def uses_rq() -> bool:
@@ -47,13 +54,10 @@ class Command(BaseCommand):
             threading.Thread(target=ticker, name="tick", daemon=True).start()
         try:
             if uses_rq():
-                # Jobs run in this process (no fork per job): the ticker thread keeps its own
-                # database connection, and a job costs no new connection.
                 call_command(
                     "rqworker",
                     *settings.TASKS["default"]["QUEUES"],
-                    job_class="django_tasks_rq.Job",
-                    worker_class="rq.worker.SimpleWorker",
+                    **RQ_WORKER_OPTIONS,
                     with_scheduler=True,
                     verbosity=options["verbosity"],
                 )
