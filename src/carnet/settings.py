@@ -160,6 +160,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
+            # JSON, never pickle: a value read back from Redis (a session) must not be able
+            # to run code on the web nodes.
+            "OPTIONS": {"SERIALIZER": "django_redis.serializers.json.JSONSerializer"},
         }
     }
 else:

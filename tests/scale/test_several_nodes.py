@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+import redis
 
 from tests.documents.conftest import pdf_bytes
 from tests.scale.populate import PASSWORD
@@ -34,6 +35,11 @@ def test_a_session_opened_on_node_a_continues_on_node_b(stack):
     home_b = visitor.get(f"{stack.b}/")
     assert home_b.status_code == 200
     assert "Bonjour" in home_b.text
+    # The session in Redis is JSON (never a pickle a writer to Redis could make us load).
+    store = redis.Redis.from_url(stack.env["REDIS_URL"])
+    sessions = [store.get(key) for key in store.scan_iter("*sessions*")]
+    decoded = [json.loads(value) for value in sessions]
+    assert any("_auth_user_id" in session for session in decoded)
     # And logging out on B ends it on A too (the session lives in Redis, not in a node).
     out = visitor.post(f"{stack.b}/deconnexion/", form_url=f"{stack.b}/")
     assert out.status_code in (200, 302), out.text[:300]
