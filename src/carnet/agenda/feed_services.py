@@ -242,7 +242,7 @@ def _import(user, space, parsed, source: str, client: str) -> ImportResult:
     created = updated = unchanged = cancelled = 0
     with transaction.atomic():
         # Under the space's lock: the same file sent twice at once is imported once.
-        Space.objects.select_for_update().filter(pk=space.pk).first()
+        Space.objects.select_for_update(no_key=True).filter(pk=space.pk).first()
         own = _own_uids(space, parsed.events)
         existing = _existing(space, [e.uid for e in parsed.events])
         seen: set[str] = set()

@@ -312,7 +312,7 @@ def reminder_add(*, user, space, data: ReminderData, client: str = "") -> Remind
     reminder = Reminder(space=space, author=user, created_at=now, updated_at=now)
     with transaction.atomic():
         # Under the space's lock: two additions at once cannot both take the 10th place.
-        Space.objects.select_for_update().filter(pk=space.pk).first()
+        Space.objects.select_for_update(no_key=True).filter(pk=space.pk).first()
         _check_room(space, data.date)
         _apply_reminder(reminder, data, reminder_delay(space))
         reminder.full_clean(exclude=["space", "author"])
@@ -325,7 +325,7 @@ def reminder_update(*, user, reminder: Reminder, data: ReminderData, client: str
     space = reminder.space
     _writable(space)
     with transaction.atomic():
-        Space.objects.select_for_update().filter(pk=space.pk).first()
+        Space.objects.select_for_update(no_key=True).filter(pk=space.pk).first()
         _refresh_locked(reminder)
         if data.date != reminder.date:
             _check_room(space, data.date, exclude_pk=reminder.pk)

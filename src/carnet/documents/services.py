@@ -92,7 +92,11 @@ def document_add(
     with transaction.atomic():
         # Under the space's lock: a purge or closure cannot slip in between the check of the
         # state and the insert, and two advance directives added at once replace in turn.
-        locked = Space.objects.select_for_update().only("state").get(pk=space.pk)
+        # FOR NO KEY UPDATE: it still waits for a purge or closure (FOR UPDATE) and for
+        # another addition, but not for the deferred foreign-key checks (FOR KEY SHARE) of
+        # rows that other writers insert in the space: those run at their COMMIT, after they
+        # took the space's audit chain head, which this transaction takes next (deadlock).
+        locked = Space.objects.select_for_update(no_key=True).only("state").get(pk=space.pk)
         # A pending space receives professionals' documents (consent rule 1), nothing else.
         writable = {Space.State.ACTIVE}
         if kind == Document.AuthorKind.PROFESSIONNEL:

@@ -1012,7 +1012,7 @@ def space_data_key(space: Space):
     if space.data_key_id:
         return space.data_key
     with transaction.atomic():
-        locked = Space.objects.select_for_update().get(pk=space.pk)
+        locked = Space.objects.select_for_update(no_key=True).get(pk=space.pk)
         if locked.data_key_id is None:
             locked.data_key = keys.data_key_create()
             locked.save(update_fields=["data_key"])

@@ -171,7 +171,7 @@ def protection_measure_add(*, adult_nir: str, guardian_nir: str, kind: str, unti
     with transaction.atomic():
         # Under the space's lock: a closure cannot slip in between the check and the write,
         # and two registrations of the same measure do not both create a link.
-        space = Space.objects.select_for_update().get(pk=space.pk)
+        space = Space.objects.select_for_update(no_key=True).get(pk=space.pk)
         if space.state != Space.State.ACTIVE:
             raise ProtectionError(_space_refusal(space))
         link = (

@@ -140,7 +140,7 @@ def share_create(
     token = secrets.token_urlsafe(TOKEN_BYTES)
     with transaction.atomic():
         # Under the space's lock: two shares made at once cannot both pass the count.
-        locked = Space.objects.select_for_update().only("state").get(pk=space.pk)
+        locked = Space.objects.select_for_update(no_key=True).only("state").get(pk=space.pk)
         if locked.state != Space.State.ACTIVE:
             raise ShareError("Votre espace n'est pas actif : rien ne peut être partagé.")
         active = Share.objects.filter(
