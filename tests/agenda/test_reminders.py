@@ -264,3 +264,18 @@ def test_an_appointment_is_not_counted_as_a_reminder(alice):
         data=services.AppointmentData(starts_at=paris(2027, 3, 3, 9, 0)),
     )
     assert Appointment.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_closure_committed_meanwhile_is_seen_under_the_lock(alice):
+    """The view read the space active; it was closed before the reminder's transaction: the
+    state read under the space's lock refuses the reminder."""
+    from carnet.enrollment.models import Space
+
+    space = space_of(alice.person)  # as the view read it: active
+    Space.objects.filter(pk=space.pk).update(state=Space.State.CLOSED)  # closed meanwhile
+    with pytest.raises(services.AgendaError):
+        services.reminder_add(
+            user=alice, space=space, data=services.ReminderData(title="Traitement", date=DAY)
+        )
+    assert not Reminder.objects.filter(space_id=space.pk).exists()

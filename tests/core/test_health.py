@@ -81,3 +81,26 @@ def test_readyz_says_so_for_a_queue_it_cannot_check(client, settings):
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["queue"] == "erreur : RuntimeError"
+
+
+@pytest.mark.django_db
+def test_the_cache_probe_is_not_fooled_by_another_probe_at_the_same_moment(monkeypatch):
+    """Two probes at once (two nodes, two gunicorn workers, anyone calling /readyz): each
+    reads back its own key, so a healthy cache is not reported broken."""
+    from django.core.cache import cache
+
+    from carnet.core import health
+
+    real_set = cache.set
+    written = []
+
+    def set_then_another_probe(key, value, *args, **kwargs):
+        real_set(key, value, *args, **kwargs)
+        written.append(key)
+        real_set(f"{health.PROBE}", "valeur-d-un-autre-noeud", *args, **kwargs)
+
+    monkeypatch.setattr(cache, "set", set_then_another_probe)  # Django's cache, not ours
+    health.readiness()  # no exception, and:
+    assert health.readiness()["cache"] == "ok"
+    assert written and all(key.startswith(f"{health.PROBE}:") for key in written)
+    assert all(cache.get(key) is None for key in written)  # each probe cleans up

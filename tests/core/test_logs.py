@@ -36,12 +36,21 @@ def test_each_response_carries_a_fresh_request_id(client):
 
 
 @pytest.mark.django_db
-def test_a_plain_id_from_our_proxy_is_kept_anything_else_replaced(client):
+def test_a_plain_id_from_our_proxy_is_kept_anything_else_replaced(client, settings):
+    settings.CARNET_PROXY_COUNT = 1
     kept = client.get("/healthz", HTTP_X_REQUEST_ID="lb-7f3a9c2e-0001")
     assert kept["X-Request-ID"] == "lb-7f3a9c2e-0001"
     forged = client.get("/healthz", HTTP_X_REQUEST_ID="x\r\nSet-Cookie: a=b")
     assert forged["X-Request-ID"] != "x\r\nSet-Cookie: a=b"
     assert len(forged["X-Request-ID"]) == 32
+
+
+@pytest.mark.django_db
+def test_without_our_proxy_a_client_cannot_choose_its_request_id(client, settings):
+    settings.CARNET_PROXY_COUNT = 0
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="id-choisi-par-le-client")
+    assert response["X-Request-ID"] != "id-choisi-par-le-client"
+    assert len(response["X-Request-ID"]) == 32
 
 
 @pytest.mark.django_db

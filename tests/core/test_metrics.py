@@ -77,3 +77,18 @@ def test_queue_outbox_and_sweeps_are_read_from_the_shared_stores(scrape):
     samples = scrape()
     assert value(samples, "carnet_sweep_last_run_timestamp_seconds", sweep="envoi_messages") > 0
     assert ("carnet_sweep_last_duration_seconds", (("sweep", "purge"),)) in samples
+
+
+@pytest.mark.django_db
+def test_a_method_a_client_makes_up_is_not_a_new_series(client, scrape):
+    """gunicorn lets through any 3-20 letter method: each would be a series, for ever."""
+    for n in range(20):
+        client.generic(f"ZZ{n:04d}", "/")
+    samples = scrape()
+    methods = {
+        dict(labels).get("method")
+        for (name, labels) in samples
+        if name == "carnet_http_requests_total"
+    }
+    assert "autre" in methods
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "autre"}

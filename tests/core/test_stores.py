@@ -218,6 +218,11 @@ def test_s3_url_plain_http():
     assert store.storage.secret_key == "se/cret"  # percent-decoded
     assert store.storage.region_name == "eu-west-3"
     assert store.storage.addressing_style == "path"
+    # What the client really uses (our client_config replaces django-storages' own), and a
+    # store that does not answer fails in seconds.
+    config = store._client.meta.config
+    assert config.s3["addressing_style"] == "path"
+    assert config.connect_timeout == 5
 
 
 def test_s3_url_defaults_to_https_and_keeps_a_prefix():

@@ -122,3 +122,43 @@ def test_readyz_names_an_unreachable_redis_queue(client, settings):
     assert response.status_code == 503
     assert response.json()["checks"]["queue"] == "erreur : ConnectionError"
     assert "6379" not in response.content.decode() and ":9" not in response.content.decode()
+
+
+# --- What a job written to Redis by someone else may make the worker do ----------------------
+
+CALLED = []
+
+
+def gadget(*args):
+    """Any importable callable: called, it proves a name read from Redis was imported and run."""
+    CALLED.append(len(args))
+
+
+@pytest.mark.django_db
+def test_a_job_cannot_name_its_own_callback(rq_queue):
+    from rq.callbacks import Callback
+
+    CALLED.clear()
+    job = rq_queue.create_job(
+        "carnet.notifications.tasks.deliver_outbox",  # a genuine task…
+        meta={"backend_name": "default"},
+        on_success=Callback(f"{__name__}.gadget"),  # …with a callback of the writer's choice
+    )
+    rq_queue.enqueue_job(job)
+    work(rq_queue)
+    assert CALLED == []
+
+
+@pytest.mark.django_db
+def test_a_job_cannot_name_a_function_outside_our_tasks(rq_queue):
+    import sys
+
+    CALLED.clear()
+    # `this` (the Zen of Python) prints when imported: a module with a side effect at import.
+    assert "this" not in sys.modules
+    for name in (f"{__name__}.gadget", "this.s", "os.getcwd"):
+        rq_queue.enqueue_job(rq_queue.create_job(name, meta={"backend_name": "default"}))
+    work(rq_queue)
+    assert CALLED == []
+    assert "this" not in sys.modules  # refused before any import
+    assert rq_queue.failed_job_registry.count == 3

@@ -16,10 +16,13 @@ def patients(count: int, *, documents: int = 0, prefix: str = "patient") -> list
     from carnet.documents.services import document_add
     from carnet.enrollment import services
     from carnet.enrollment.selectors import own_space
+    from carnet.registry.models import InsuredPerson
     from tests.documents.conftest import pdf_bytes
     from tests.enrollment.helpers import CLIENT, credentials, identify
     from tests.factories import InsuredPersonFactory
 
+    # Each operator command is a new process, where the factory would count from 0 again.
+    InsuredPersonFactory.reset_sequence(InsuredPerson.objects.count() + 1000)
     made = []
     persons = [
         InsuredPersonFactory(email=f"{prefix}.{n}@exemple.test", mobile="") for n in range(count)

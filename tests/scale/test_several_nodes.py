@@ -4,6 +4,7 @@ S3-compatible store: whatever node a request reaches, the person sees the same C
 import hashlib
 import json
 import re
+import subprocess
 import time
 
 import pytest
@@ -103,3 +104,28 @@ def test_a_notification_queued_on_node_a_is_sent_once_by_the_worker(stack):
         ".values_list('status', 'attempts').get())"
     )
     assert sent.strip() == "('sent', 1)"
+
+
+def test_every_process_reconnects_after_the_database_drops_its_connections(stack):
+    """A failover or a restart of PostgreSQL: every persistent connection is cut. The next
+    request on each node, and the worker's next task and tick, open new ones."""
+    erin = json.loads(
+        stack.python(
+            "from tests.scale.populate import print_patients; "
+            "print_patients(1, prefix='erin.reconnexion')"
+        )
+    )[0]
+    time.sleep(2)  # the worker's ticks have their connection open
+    cut = subprocess.run(
+        ["psql", "-d", stack.database, "-Atc",
+         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+         "WHERE datname = current_database() AND pid <> pg_backend_pid()"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert int(cut.stdout.strip()) >= 2  # at least a web node's and the worker's
+    visitor = Visitor()
+    # Both nodes answer, and the code (queued on A, sent by the worker) arrives.
+    visitor.log_in(stack, stack.a, erin["identifier"], PASSWORD, erin["email"])
+    assert "Bonjour" in visitor.get(f"{stack.b}/").text
+    time.sleep(3)  # a few ticks after the cut
+    assert "tick failed" not in stack.processes["worker"].tail(400)

@@ -65,6 +65,8 @@ def test_the_production_example_passes_every_deployment_check(tmp_path):
         ({"STORAGE_URL": ""}, "carnet.W002"),
         ({"CARNET_DEMO": "1"}, "carnet.E001"),
         ({"CARNET_SECURE_COOKIES": "0"}, "security.W012"),  # Django's: cookies not Secure
+        ({"REDIS_URL": "redis://cache.carnet.internal:6379/0"}, "carnet.W003"),  # no TLS
+        ({"REDIS_URL": "rediss://cache.carnet.internal:6380/0"}, "carnet.W003"),  # no password
     ],
 )
 def test_each_broken_rule_is_reported(tmp_path, overrides, expected):

@@ -241,8 +241,9 @@ def _import(user, space, parsed, source: str, client: str) -> ImportResult:
     skipped: Counter[str] = Counter()
     created = updated = unchanged = cancelled = 0
     with transaction.atomic():
-        # Under the space's lock: the same file sent twice at once is imported once.
-        Space.objects.select_for_update(no_key=True).filter(pk=space.pk).first()
+        # Under the space's lock: the same file sent twice at once is imported once, and a
+        # closure committed since the caller read the space is seen.
+        _active(Space.objects.select_for_update(no_key=True).only("state").get(pk=space.pk))
         own = _own_uids(space, parsed.events)
         existing = _existing(space, [e.uid for e in parsed.events])
         seen: set[str] = set()

@@ -556,6 +556,7 @@ def _windows(
             opens = max(first, eligible)
             if (
                 eligible <= last
+                and opens <= until  # as the occurrences: a period opening later is not yet
                 and (since is None or opens >= since)
                 and (ending_after is None or last >= ending_after)
             ):

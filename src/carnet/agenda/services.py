@@ -311,8 +311,9 @@ def reminder_add(*, user, space, data: ReminderData, client: str = "") -> Remind
     now = clock.now()
     reminder = Reminder(space=space, author=user, created_at=now, updated_at=now)
     with transaction.atomic():
-        # Under the space's lock: two additions at once cannot both take the 10th place.
-        Space.objects.select_for_update(no_key=True).filter(pk=space.pk).first()
+        # Under the space's lock: two additions at once cannot both take the 10th place, and
+        # a closure committed since the caller read the space is seen.
+        _writable(Space.objects.select_for_update(no_key=True).only("state").get(pk=space.pk))
         _check_room(space, data.date)
         _apply_reminder(reminder, data, reminder_delay(space))
         reminder.full_clean(exclude=["space", "author"])
@@ -325,7 +326,7 @@ def reminder_update(*, user, reminder: Reminder, data: ReminderData, client: str
     space = reminder.space
     _writable(space)
     with transaction.atomic():
-        Space.objects.select_for_update(no_key=True).filter(pk=space.pk).first()
+        _writable(Space.objects.select_for_update(no_key=True).only("state").get(pk=space.pk))
         _refresh_locked(reminder)
         if data.date != reminder.date:
             _check_room(space, data.date, exclude_pk=reminder.pk)

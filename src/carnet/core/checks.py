@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
@@ -86,5 +87,24 @@ def blobs_off_the_web_node(app_configs, **kwargs):
             "Les fichiers chiffrés sont sur le disque local du nœud web.",
             hint="En production, STORAGE_URL=s3://… (stockage objet partagé par tous les nœuds).",
             id="carnet.W002",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def redis_protected(app_configs, **kwargs):
+    """Sessions (their keys, flash messages) and the task queue cross the network to Redis:
+    anyone who can read or write there can take a session or queue work."""
+    if not settings.REDIS_URL:
+        return []
+    url = urlsplit(settings.REDIS_URL)
+    if url.scheme == "rediss" and url.password:
+        return []
+    return [
+        Warning(
+            "REDIS_URL n'a pas de chiffrement TLS ou pas de mot de passe.",
+            hint="En production, REDIS_URL=rediss://UTILISATEUR:MOT_DE_PASSE@hôte:port/0 "
+            "(TLS et un utilisateur ACL de Redis).",
+            id="carnet.W003",
         )
     ]

@@ -25,10 +25,14 @@ def _database() -> None:
 
 
 def _cache() -> None:
-    value = uuid.uuid4().hex
-    cache.set(PROBE, value, timeout=30)
-    if cache.get(PROBE) != value:
-        raise RuntimeError("cache sans mémoire")
+    # A key of this probe's own: probes of other nodes and workers run at the same moment.
+    key = f"{PROBE}:{uuid.uuid4().hex}"
+    cache.set(key, "ok", timeout=30)
+    try:
+        if cache.get(key) != "ok":
+            raise RuntimeError("cache sans mémoire")
+    finally:
+        cache.delete(key)
 
 
 def _storage() -> None:
@@ -49,10 +53,13 @@ def _queue() -> None:
 
         DBTaskResult.objects.exists()
     elif backend == "django_tasks_rq.RQBackend":
-        import django_rq
+        import redis
 
+        # A connection of the probe's own, with short timeouts: the queue's connection waits
+        # minutes for work by design.
         for name in settings.TASKS["default"]["QUEUES"]:
-            django_rq.get_connection(name).ping()
+            url = settings.RQ_QUEUES[name]["URL"]
+            redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
     elif backend != "django_tasks.backends.immediate.ImmediateBackend":
         # A backend this check does not know how to reach: say so rather than pass.
         raise RuntimeError("file d'attente non vérifiable")

@@ -1,6 +1,7 @@
 """Structured logs: one JSON object per line, each carrying the id of the request it belongs to.
 
-The request id comes from our proxy (`X-Request-ID`, when it is a plain token) or is made here;
+The request id comes from our proxy (`X-Request-ID`, when it is a plain token and
+CARNET_PROXY_COUNT says there is one) or is made here;
 it is sent back in the response so that a person's report ("erreur à 14 h 02") can be found.
 Log lines carry ids and facts, never health content (DESIGN invariant 7): what a record says is
 decided where it is written; this module adds only time, level, logger and request id.
@@ -13,6 +14,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.signals import request_finished
 from django.dispatch import receiver
 
@@ -26,7 +28,9 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        given = request.headers.get(HEADER, "")
+        # Only our own proxy's id is kept: without one, a client would choose how its
+        # requests appear in the logs.
+        given = request.headers.get(HEADER, "") if settings.CARNET_PROXY_COUNT > 0 else ""
         request_id = given if _ACCEPTED.fullmatch(given) else uuid.uuid4().hex
         request.request_id = request_id
         # Kept until the response is closed: Django logs a 4xx/5xx after the middleware.

@@ -27,6 +27,9 @@ LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 SWEEP_KEY = "metrics:sweep:{}"
+# The method label's values: a client chooses the method, and each new one would be a new
+# series in every process, for ever.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class MetricsMiddleware:
@@ -38,7 +41,8 @@ class MetricsMiddleware:
         response = self.get_response(request)
         match = request.resolver_match
         view = match.view_name if match else "non_resolu"
-        REQUESTS.labels(view, request.method, f"{response.status_code // 100}xx").inc()
+        method = request.method if request.method in METHODS else "autre"
+        REQUESTS.labels(view, method, f"{response.status_code // 100}xx").inc()
         LATENCY.labels(view).observe(time.perf_counter() - started)
         return response
 

@@ -149,6 +149,7 @@ class S3Store:
     """
 
     def __init__(self, url: str):
+        from botocore.config import Config
         from storages.backends.s3 import S3Storage
 
         parts = urlsplit(url)
@@ -176,6 +177,15 @@ class S3Store:
             default_acl=None,
             querystring_auth=False,
             location=self.prefix,
+            # A store that does not answer fails in seconds, not after boto3's minute: a web
+            # request (or a /readyz probe) must not hold a worker that long.
+            # (A client_config replaces django-storages' own: the addressing style goes in it.)
+            client_config=Config(
+                s3={"addressing_style": query.get("style", "path")},
+                connect_timeout=5,
+                read_timeout=60,
+                retries={"max_attempts": 3},
+            ),
         )
 
     @property

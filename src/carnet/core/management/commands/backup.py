@@ -8,8 +8,11 @@ from carnet.core.backup import BackupError, backup
 class Command(BaseCommand):
     help = (
         "Sauvegarde cohérente de l'installation dans DIR (un dossier neuf) : la base, les "
-        "fichiers chiffrés tels qu'ils sont stockés, et manifest.json (empreintes SHA-256). "
-        "Les clés maîtresses (CARNET_KEYS) n'y sont jamais : gardez-les dans votre coffre."
+        "fichiers chiffrés tels qu'ils sont stockés, et manifest.json (empreintes SHA-256, "
+        "authentifiées par CARNET_HMAC_KEY). La base y est en clair (identités, profil "
+        "médical, titres des documents) : le dossier (0700) et ses fichiers (0600) ne sont "
+        "lisibles que par votre compte, et la sauvegarde va sur un stockage chiffré. Les clés "
+        "maîtresses (CARNET_KEYS) n'y sont jamais : gardez-les dans votre coffre."
     )
 
     def add_arguments(self, parser):

@@ -8,9 +8,10 @@ from carnet.core.backup import BackupError, restore
 class Command(BaseCommand):
     help = (
         "Restaure la sauvegarde DIR (faite par « carnet backup ») dans cette installation, qui "
-        "doit être vide : base sans table, stockage des fichiers vide. Chaque empreinte est "
-        "vérifiée d'abord. Il faut les mêmes CARNET_KEYS, CARNET_HMAC_KEY et SECRET_KEY que "
-        "l'installation sauvegardée. Ensuite : « carnet audit verify »."
+        "doit être vide : base sans table, stockage des fichiers vide. Avant toute écriture, "
+        "le manifeste est authentifié (CARNET_HMAC_KEY) et chaque empreinte vérifiée. Il faut "
+        "les mêmes CARNET_KEYS, CARNET_HMAC_KEY et SECRET_KEY que l'installation sauvegardée. "
+        "Ensuite : « carnet audit verify »."
     )
 
     def add_arguments(self, parser):

@@ -4,6 +4,8 @@ import threading
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+from django_tasks.signals import task_finished, task_started
 
 from carnet.tick import run_tick
 
@@ -13,10 +15,14 @@ RQ_BACKEND = "django_tasks_rq.RQBackend"
 # Jobs run in this process (no fork per job): the ticker thread keeps its own database
 # connection, and a job costs no new connection. JSON jobs only (settings.RQ_SERIALIZER).
 RQ_WORKER_OPTIONS = {
-    "job_class": "django_tasks_rq.Job",
+    "job_class": "carnet.core.jobs.CarnetJob",
     "worker_class": "rq.worker.SimpleWorker",
     "serializer": settings.RQ_SERIALIZER,
 }
+
+
+def _connections_refreshed(**kwargs) -> None:
+    close_old_connections()
 
 
 def uses_rq() -> bool:
@@ -45,15 +51,22 @@ class Command(BaseCommand):
 
             def ticker():
                 while not stop.is_set():
+                    # As around a request: a connection broken by a database restart or a
+                    # failover is replaced, not reused by every later sweep.
+                    close_old_connections()
                     try:
                         run_tick()
                     except Exception:  # keep the worker alive; the error is logged
                         log.exception("tick failed")
+                    close_old_connections()
                     stop.wait(tick_interval)
 
             threading.Thread(target=ticker, name="tick", daemon=True).start()
         try:
             if uses_rq():
+                # rq's worker does not do what db_worker does around each task.
+                task_started.connect(_connections_refreshed)
+                task_finished.connect(_connections_refreshed)
                 call_command(
                     "rqworker",
                     *settings.TASKS["default"]["QUEUES"],
