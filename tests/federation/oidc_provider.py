@@ -52,7 +52,7 @@ class Provider:
                 self.process.wait()
 
 
-def start_provider(config: dict, timeout: float = 20) -> Provider:
+def start_provider(config: dict, timeout: float = 90) -> Provider:
     node = shutil.which("node")
     if node is None:
         raise RuntimeError(NEEDS_NODE)
