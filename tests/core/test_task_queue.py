@@ -8,7 +8,6 @@ import zlib
 
 import pytest
 import redis
-from django.core.management import call_command
 from prometheus_client.parser import text_string_to_metric_families
 
 from carnet.core.management.commands.worker import RQ_WORKER_OPTIONS
@@ -43,8 +42,11 @@ def rq_queue(settings, worker_id):
 
 
 def work(queue):
-    """`carnet worker`'s RQ worker, until the queue is empty."""
-    call_command("rqworker", queue.name, burst=True, verbosity=0, **RQ_WORKER_OPTIONS)
+    """`carnet worker`'s RQ worker (its options), until the queue is empty. Built directly:
+    the rqworker command first closes the database connections, here the test's own."""
+    from django_rq.workers import get_worker
+
+    get_worker(queue.name, **RQ_WORKER_OPTIONS).work(burst=True)
 
 
 def queue_depth(client, settings) -> dict:
