@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parents[2]
 S3_KEY, S3_SECRET = "cle-de-test", "secret-de-test"  # moto accepts any pair
 READY_TIMEOUT = 60  # seconds for a process to answer
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+ACCESS_CODE_SUBJECT = "Votre code d'accès"  # notifications/code_acces.txt
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -240,13 +241,13 @@ class Stack:
         ]
 
     def code_sent_to(self, address: str, count_before: int, timeout: float = 30) -> str:
-        """The one-time code of the first mail to `address` after the `count_before` first."""
+        """The one-time code of the first « Votre code d'accès » mail to `address` after the
+        `count_before` first (the activation's mails may still be arriving meanwhile)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            mails = self.mails_to(address)
-            if len(mails) > count_before:
-                body = mails[count_before].get_content()
-                return CODE.search(body).group(1)
+            for mail in self.mails_to(address)[count_before:]:
+                if mail["Subject"] == ACCESS_CODE_SUBJECT:
+                    return CODE.search(mail.get_content()).group(1)
             time.sleep(0.1)
         raise TimeoutError(f"aucun code envoyé à {address} en {timeout} s")
 
