@@ -136,6 +136,11 @@ TEMPLATES = [
                 "carnet.core.context_processors.service",
                 "carnet.core.sessions.timing",
             ],
+            # Our `{% url %}`, which reverses each fixed link once per process, and our filters.
+            "builtins": [
+                "carnet.core.templatetags.carnet_urls",
+                "carnet.core.templatetags.carnet_format",
+            ],
         },
     },
 ]
@@ -190,11 +195,13 @@ else:
 SESSION_ENGINE = (
     "django.contrib.sessions.backends.cache" if REDIS_URL else "django.contrib.sessions.backends.db"
 )
-# Idle timeout: every request saves the session and renews the
-# cookie, so a session unused for 30 minutes ends (shared computers, health data). The
-# absolute lifetime is enforced by carnet.accounts.middleware.
+# Idle timeout: a session unused for 30 minutes ends (shared computers, health data). Activity
+# renews it — the session saved again with its cookie — at most once per SESSION_SEEN_INTERVAL
+# (carnet.core.sessions), not on every request: a write to the session store per page view for
+# a deadline that moves by seconds. The absolute lifetime is enforced by
+# carnet.accounts.middleware.
 SESSION_COOKIE_AGE = env.int("CARNET_SESSION_IDLE_SECONDS", default=30 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 
 # The task queue: in the database by default; with REDIS_URL, on Redis through RQ
 # (django-tasks-rq), worked by `carnet worker` on every worker node. The queue only speeds work
@@ -405,6 +412,7 @@ CARNET = {
     # Longer than OTP_VALIDITY, so that an expired code says so and a new one can be asked.
     "PENDING_LOGIN_VALIDITY": timedelta(minutes=30),
     "SESSION_ABSOLUTE_LIFETIME": timedelta(hours=12),
+    # How often activity renews the idle timeout and the last activity of "Mes appareils".
     "SESSION_SEEN_INTERVAL": timedelta(minutes=1),
     "SESSION_WARNING_BEFORE": timedelta(minutes=2),  # the idle warning (JavaScript only)
     "REAUTH_VALIDITY": timedelta(minutes=10),

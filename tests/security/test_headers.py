@@ -171,7 +171,7 @@ def test_production_defaults(tmp_path):
     assert values["SECURE_HSTS_INCLUDE_SUBDOMAINS"] is True
     assert values["SESSION_ENGINE"] == "django.contrib.sessions.backends.db"
     assert values["SESSION_COOKIE_AGE"] == 30 * 60
-    assert values["SESSION_SAVE_EVERY_REQUEST"] is True
+    assert values["SESSION_SAVE_EVERY_REQUEST"] is False  # renewed by accounts.middleware
     assert values["SECURE_PROXY_SSL_HEADER"] is None
 
 

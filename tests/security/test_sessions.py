@@ -1,5 +1,6 @@
 """Sessions: fixation, the pending login, idle and absolute expiry, logout, suspension."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -81,13 +82,35 @@ def test_the_pending_login_never_authenticates(client, patient):
 # --- Idle timeout -------------------------------------------------------------------------
 
 
-def test_the_idle_timeout_is_thirty_minutes_renewed_by_every_request(client, patient):
+def test_the_idle_timeout_is_thirty_minutes_renewed_by_activity(client, patient):
+    """Activity renews the session at most once a minute (SESSION_SEEN_INTERVAL): it is then
+    saved, and its cookie sent again for 30 minutes; in between, nothing is written."""
     assert settings.SESSION_COOKIE_AGE == 30 * 60
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+    assert settings.CARNET["SESSION_SEEN_INTERVAL"] == timedelta(minutes=1)
     login(client, patient, PASSWORD)
     response = client.get(PRIVATE)
-    cookie = response.cookies[settings.SESSION_COOKIE_NAME]  # sent again on every request
-    assert cookie["max-age"] == 30 * 60
+    assert response.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == 30 * 60
+    key = session_key(client)
+    before = store(key).load()
+    with clock.travel(timedelta(seconds=50)):
+        response = client.get(PRIVATE)
+        assert response.status_code == 200
+        assert settings.SESSION_COOKIE_NAME not in response.cookies
+        assert store(key).load() == before  # not saved again
+    with clock.travel(timedelta(seconds=61)):
+        response = client.get(PRIVATE)
+        assert response.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == 30 * 60
+        assert store(key).load()["seen_at"] > before["seen_at"]
+
+
+def test_the_page_counts_the_idle_timeout_from_the_last_renewal(client, patient):
+    """Between two renewals, the idle warning's deadline is the session's real one: the 30
+    minutes counted from the last save, not from this page."""
+    login(client, patient, PASSWORD)
+    client.get(PRIVATE)  # renewed now
+    with clock.travel(timedelta(seconds=40)):
+        found = re.search(r'data-expires-in="(\d+)"', page(client.get(PRIVATE)))
+    assert int(found.group(1)) == 30 * 60 - 40
 
 
 @pytest.mark.skipif(

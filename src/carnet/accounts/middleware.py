@@ -7,7 +7,6 @@ open to all, and SHARED_VIEWS to every kind. Runs after LoginRequiredMiddleware.
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
@@ -17,7 +16,7 @@ from django.shortcuts import redirect, resolve_url
 from django.template.loader import render_to_string
 
 from carnet.core import clock
-from carnet.core.sessions import AUTH_AT, absolute_remaining
+from carnet.core.sessions import AUTH_AT, absolute_remaining, renew, renewal_due
 
 from .models import SessionRecord, User
 
@@ -77,22 +76,16 @@ class AccountKindMiddleware:
         return redirect(HOMES[user.kind])
 
 
-SEEN_KEY = "seen_at"
-
-
 def _touch(request) -> None:
-    """Keep "Mes appareils et sessions" honest: last activity, written at most once per
-    SESSION_SEEN_INTERVAL."""
-    now = clock.now()
-    seen = request.session.get(SEEN_KEY)
-    interval = settings.CARNET["SESSION_SEEN_INTERVAL"].total_seconds()
-    if seen and now.timestamp() - seen < interval:
+    """Renew the idle timeout and keep "Mes appareils et sessions" honest (last activity), both
+    at most once per SESSION_SEEN_INTERVAL (carnet.core.sessions)."""
+    if not renewal_due(request.session):
         return
-    request.session[SEEN_KEY] = now.timestamp()
+    renew(request.session)
     key = request.session.session_key
     if key:
         SessionRecord.objects.filter(session_key=key, ended_at__isnull=True).update(
-            last_seen_at=now
+            last_seen_at=clock.now()
         )
 
 

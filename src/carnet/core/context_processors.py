@@ -8,9 +8,9 @@ def service(request):
         person = getattr(user, "person", None)
         acting = getattr(user, "acting_link", None)
         if person is not None and user.kind == user.Kind.PATIENT:
-            from carnet.family.selectors import linked_profiles
+            from carnet.family.selectors import switcher_profiles
 
-            context["linked_profiles"] = linked_profiles(user)
+            context["linked_profiles"] = switcher_profiles(user, request.session)
             context["acting_link"] = acting
         if acting is not None:  # the header names the profile acted for, on every page
             person = acting.space.person

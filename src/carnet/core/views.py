@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
-from carnet.core.sessions import remaining
+from carnet.core.sessions import remaining, renew
 from carnet.enrollment.selectors import space_for_user
 
 LEGAL_PAGES = {
@@ -62,12 +62,12 @@ def legal_page(name):
 @never_cache
 @require_POST
 def session_keepalive(request):
-    """The idle warning's "Rester connecté": the request itself renews the session
-    (SESSION_SAVE_EVERY_REQUEST).
+    """The idle warning's "Rester connecté": renews the session now, whatever the last renewal.
 
     Open to every account kind (accounts.middleware.SHARED_VIEWS); answers when the session
     now ends, so the warning can be scheduled again.
     """
+    renew(request.session)
     seconds, extendable = remaining(request.session)
     return JsonResponse({"expires_in": seconds, "extendable": extendable})
 

@@ -9,6 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from carnet.core.http import client_address
+from carnet.core.reversal import links_by_public_id
 
 from . import selectors, services
 from .forms import DocumentSettingsForm, EditForm, UploadForm
@@ -21,18 +22,21 @@ from .responses import file_response
 def index(request):
     space = selectors.documents_space(request.user)
     query = selectors.ListQuery.from_params(request.GET)
-    page = selectors.documents_page(space, query)
+    listed = selectors.documents_list(space, query)
+    page = listed.page
+    links = links_by_public_id("documents:detail", [doc["public_id"] for doc in page])
     return render(
         request,
         "documents/index.html",
         {
             "page": page,
+            "rows": zip(page, links, strict=True),
             "query": query,
             "sorts": [(key, label) for key, (label, _) in selectors.SORTS.items()],
             "categories": Category.choices,
             "pinned_filter": selectors.PINNED,
             "search_max": settings.CARNET["DOCUMENT_SEARCH_MAX_LENGTH"],
-            "waiting": selectors.withheld_waiting(space),
+            "waiting": listed.waiting,
         },
     )
 

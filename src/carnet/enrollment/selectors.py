@@ -19,4 +19,7 @@ def own_space(user) -> Space | None:
     """The account holder's own space, whichever profile they act for."""
     if not user.is_authenticated or user.person_id is None:
         return None
-    return Space.objects.filter(person_id=user.person_id).select_related("person").first()
+    space = Space.objects.filter(person_id=user.person_id).select_related("person").first()
+    if space is not None:
+        user.person = space.person  # the same row: the page's header reads it without a query
+    return space

@@ -3,6 +3,7 @@
 from django.db.models import Q
 
 from carnet.core import clock
+from carnet.core.sessions import SEEN_AT
 from carnet.enrollment.models import Space
 
 from .models import Link
@@ -22,6 +23,32 @@ def linked_profiles(user) -> list[Link]:
     return list(
         _open_links(user).select_related("space__person").order_by("space__person__birth_date")
     )
+
+
+NO_LINKS_AT = "sans_profils_rattaches"  # the session's renewal at which none was found
+
+
+def switcher_profiles(user, session) -> list[Link]:
+    """The profile switcher's list, shown on every page of a patient. Most accounts have no
+    linked profile: for them the answer is kept in the session until its next renewal (at most
+    SESSION_SEEN_INTERVAL, carnet.core.sessions), instead of a query at each page; a profile
+    linked meanwhile shows at that renewal, or at once when linked from this session
+    (`switcher_refresh`). What acting for a profile allows is checked at every request
+    (`link_for`), never from this list."""
+    renewed = session.get(SEEN_AT)
+    if renewed is not None and session.get(NO_LINKS_AT) == renewed:
+        return []
+    links = linked_profiles(user)
+    if links:
+        session.pop(NO_LINKS_AT, None)
+    elif renewed is not None:
+        session[NO_LINKS_AT] = renewed
+    return links
+
+
+def switcher_refresh(session) -> None:
+    """A profile was just linked to the account of this session: the switcher shows it now."""
+    session.pop(NO_LINKS_AT, None)
 
 
 def link_for(user, space_public_id) -> Link | None:

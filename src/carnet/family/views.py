@@ -150,6 +150,7 @@ def decide(request):
                 form.add_error(None, str(exc))
             else:
                 request.session.pop(CHILD_KEY, None)
+                selectors.switcher_refresh(request.session)
                 if link is None:
                     messages.success(
                         request,
@@ -217,6 +218,7 @@ def answer(request, public_id):
         messages.error(request, str(exc))
     else:
         if link is not None:
+            selectors.switcher_refresh(request.session)
             messages.success(
                 request, f"Vous gérez maintenant le profil de {link.space.person.first_name}."
             )

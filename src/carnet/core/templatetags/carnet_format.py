@@ -1,6 +1,7 @@
 """Template filters for French display."""
 
 from django import template
+from django.utils.dates import MONTHS
 
 register = template.Library()
 
@@ -17,3 +18,15 @@ def taille(size) -> str:
     if size < 1_000_000:
         return f"{size / 1000:.0f} ko"
     return f"{size / 1_000_000:.1f} Mo".replace(".", ",")
+
+
+@register.filter(expects_localtime=True)
+def jour(value) -> str:
+    """A date (or a moment, in local time) as « 2 novembre 2026 »: what `date:"j F Y"` writes,
+    without its general format parser — lists show it on every row."""
+    if not value:
+        return ""
+    try:
+        return f"{value.day} {MONTHS[value.month]} {value.year}"
+    except AttributeError:
+        return ""
