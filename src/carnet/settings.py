@@ -164,6 +164,16 @@ else:
     # restore replaces its file.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CARNET_DB_CONN_MAX_AGE", default=600))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Prepared statements: psycopg prepares a statement run 5 times on a connection, and
+    # PostgreSQL then skips its parsing and planning — half the server's CPU of a documents
+    # list (bench/load.py). They need server-side parameter binding, and a connection pooler
+    # in transaction mode that keeps them (PgBouncer 1.21+, max_prepared_statements); with an
+    # older one, CARNET_DB_PREPARED_STATEMENTS=0.
+    postgresql = DATABASES["default"]["ENGINE"].endswith("postgresql")
+    if postgresql and env.bool("CARNET_DB_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=5
+        )
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

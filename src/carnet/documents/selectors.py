@@ -149,31 +149,39 @@ class DocumentsList:
 def documents_list(space: Space, query: ListQuery) -> DocumentsList:
     """The page of the list its owner asks for (the `live_documents`, filtered, searched and
     sorted as `query` says) and the withheld documents `Waiting`, in two statements."""
+    listed, waiting = list_counts(space, query)
     live, live_params = _live_where(space)
     kept, kept_params = _kept_where(query)
-    table = Document._meta.db_table
-    listed_where = f"{live} AND withheld_until IS NULL{kept}"
-    waiting_where = f"{live} AND {_WAITING_SQL}"
-    # Fixed fragments only (S608): every value is a parameter.
-    counts_sql = (
-        f"SELECT (SELECT COUNT(*) FROM {table} WHERE {listed_where}),"  # noqa: S608
-        f" (SELECT COUNT(*) FROM {table} WHERE {waiting_where}),"
-        f" (SELECT MAX(withheld_until) FROM {table} WHERE {waiting_where})"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(counts_sql, [*live_params, *kept_params, *live_params, *live_params])
-        listed, waiting, until = cursor.fetchone()
     columns = ", ".join(ROW_FIELDS)
     rows = _Rows(
-        f"SELECT {columns} FROM {table} WHERE {listed_where}"  # noqa: S608
-        f" ORDER BY {_ORDER_SQL[query.sort]}",
+        f"SELECT {columns} FROM {_TABLE}"  # noqa: S608 (fixed fragments; values are parameters)
+        f" WHERE {live} AND withheld_until IS NULL{kept} ORDER BY {_ORDER_SQL[query.sort]}",
         [*live_params, *kept_params],
         listed,
     )
     page = Paginator(rows, settings.CARNET["DOCUMENT_PAGE_SIZE"]).get_page(query.page)
-    return DocumentsList(page, Waiting(waiting, _moment(until)) if waiting else None)
+    return DocumentsList(page, waiting)
 
 
+def list_counts(space: Space, query: ListQuery) -> tuple[int, Waiting | None]:
+    """The number of documents the list shows for `query`, and the withheld ones `Waiting`:
+    one statement, each count served by its own index (`doc_live_count`)."""
+    live, live_params = _live_where(space)
+    kept, kept_params = _kept_where(query)
+    waiting_where = f"{live} AND {_WAITING_SQL}"
+    sql = (
+        f"SELECT (SELECT COUNT(*) FROM {_TABLE}"  # noqa: S608 (as above)
+        f" WHERE {live} AND withheld_until IS NULL{kept}),"
+        f" (SELECT COUNT(*) FROM {_TABLE} WHERE {waiting_where}),"
+        f" (SELECT MAX(withheld_until) FROM {_TABLE} WHERE {waiting_where})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*live_params, *kept_params, *live_params, *live_params])
+        listed, waiting, until = cursor.fetchone()
+    return listed, Waiting(waiting, _moment(until)) if waiting else None
+
+
+_TABLE = Document._meta.db_table
 _WAITING_SQL = "withheld_until IS NOT NULL AND withheld_notice_sent_at IS NOT NULL"
 # SORTS in SQL: ("-document_date", "-id") → "document_date DESC, id DESC".
 _ORDER_SQL = {
