@@ -473,3 +473,26 @@ def test_the_list_query_count_is_known(alice_client, alice, django_assert_num_qu
     alice_client.get("/documents/")
     with django_assert_num_queries(5):
         alice_client.get("/documents/?page=3&tri=nom")
+
+
+def test_each_row_shows_its_facts(alice_client, alice):
+    """What a row says, read back from the hand-written statement: the link, the date in
+    French, the category's label, the author, the badges."""
+    (doc,) = bulk_documents(
+        alice,
+        [
+            {
+                "title": "Bilan sanguin",
+                "category": Category.BIOLOGIE,
+                "document_date": date(2020, 1, 1),
+                "pinned": True,
+                "hidden": True,
+            }
+        ],
+    )
+    page = alice_client.get("/documents/").content.decode()
+    assert f'<a href="/documents/{doc.public_id}/">Bilan sanguin</a>' in page
+    assert "<dd>1 janvier 2020</dd>" in page
+    assert f"<dd>{Category.BIOLOGIE.label}</dd>" in page
+    assert '<span class="badge">Épinglé</span>' in page
+    assert "Masqué aux professionnels" in page

@@ -6,6 +6,7 @@ import html
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from carnet.audit.models import Event
@@ -264,3 +265,42 @@ def test_the_owners_list_costs_the_same_queries_whatever_the_number_of_links(
     with django_assert_num_queries(expected):
         page = alice_client.get(index).content.decode()
     assert "Liens actifs (5)" in page
+
+
+def test_a_logged_in_visitor_who_unlocks_a_share_can_still_end_that_session(
+    stranger, protected, bob
+):
+    """Unlocking gives the session a new id: its line of "Mes appareils et sessions" follows,
+    so that ending it there (or a password change) still ends this session."""
+    from carnet.accounts.models import SessionRecord
+    from carnet.accounts.services import session_end
+
+    stranger.force_login(bob)
+    now = clock.now()
+    record = SessionRecord.objects.create(
+        user=bob, session_key=stranger.session.session_key, created_at=now, last_seen_at=now
+    )
+    assert stranger.get("/documents/").status_code == 200
+    assert stranger.post(viewer(protected), {"passcode": "soleil-42"}).status_code == 302
+    record.refresh_from_db()
+    assert record.session_key == stranger.session.session_key  # the new id
+    assert session_end(user=bob, public_id=record.public_id)
+    response = stranger.get("/documents/")
+    assert response.status_code == 302 and response["Location"].startswith("/connexion/")
+
+
+def test_an_unlocked_share_stays_open_while_it_is_read(stranger, protected):
+    """The visitor's session is renewed by activity (at most once a minute), as a logged-in
+    one: reading the share for more than the idle timeout does not lock it again."""
+    assert stranger.post(viewer(protected), {"passcode": "soleil-42"}).status_code == 302
+    stranger.get(viewer(protected))
+    with clock.travel(timedelta(minutes=2)):
+        response = stranger.get(viewer(protected))
+        assert response.cookies[settings.SESSION_COOKIE_NAME]["max-age"] == 30 * 60
+        assert "Compte rendu IRM" in response.content.decode()
+
+
+def test_a_visitor_without_a_session_gets_none(stranger, protected):
+    response = stranger.get(viewer(protected))
+    assert response.status_code == 200
+    assert settings.SESSION_COOKIE_NAME not in response.cookies

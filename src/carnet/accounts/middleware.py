@@ -55,6 +55,7 @@ class AccountKindMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         user = request.user
         if not user.is_authenticated:
+            _renew_visitor(request)
             return None
         public = not getattr(view_func, "login_required", True)
         if _session_too_old(request):
@@ -87,6 +88,14 @@ def _touch(request) -> None:
         SessionRecord.objects.filter(session_key=key, ended_at__isnull=True).update(
             last_seen_at=clock.now()
         )
+
+
+def _renew_visitor(request) -> None:
+    """A visitor's session that holds something (an activation under way, a share unlocked)
+    is renewed by activity like a logged-in one; a cookie of an ended session creates none."""
+    session = request.session
+    if session.session_key and len(session.keys()) and renewal_due(session):
+        renew(session)
 
 
 def _view_name(request) -> str:

@@ -243,6 +243,18 @@ def otp_verify(*, user: User, purpose: str, code: str, client: str = "") -> OneT
     raise error
 
 
+def session_key_cycle(request) -> None:
+    """A new session id after a step that raises what the session may do (a share unlocked):
+    for a logged-in session, its line of "Mes appareils et sessions" follows the new id, so
+    that ending it there, or changing the password, still ends this session."""
+    old = request.session.session_key
+    request.session.cycle_key()
+    if old and request.user.is_authenticated:
+        SessionRecord.objects.filter(session_key=old, ended_at__isnull=True).update(
+            session_key=request.session.session_key
+        )
+
+
 # --- Pending login (between the password and the code) -------------------------------------
 
 

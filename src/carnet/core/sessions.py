@@ -26,7 +26,11 @@ def renew(session) -> None:
 
 def renewal_due(session) -> bool:
     seen = session.get(SEEN_AT)
-    interval = settings.CARNET["SESSION_SEEN_INTERVAL"].total_seconds()
+    # Never more than a tenth of the idle timeout: a short timeout set by an operator must not
+    # end the session of someone active.
+    interval = min(
+        settings.CARNET["SESSION_SEEN_INTERVAL"].total_seconds(), settings.SESSION_COOKIE_AGE / 10
+    )
     return not seen or clock.now().timestamp() - seen >= interval
 
 

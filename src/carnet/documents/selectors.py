@@ -209,8 +209,8 @@ def _kept_where(query: ListQuery) -> tuple[str, list]:
     elif query.filter:
         sql, params = " AND category = %s", [query.filter]
     if query.search:
-        # Django's `contains`: %, _ and \ of the search escaped, on both databases.
-        sql += " AND title_key LIKE %s ESCAPE '\\'"
+        # Django's `contains`, as each database writes it: %, _ and \ of the search escaped.
+        sql += f" AND title_key {connection.operators['contains']}"
         params.append(f"%{connection.ops.prep_for_like_query(sort_key(query.search))}%")
     return sql, params
 
@@ -231,6 +231,8 @@ class _Rows:
         return self._count
 
     def __getitem__(self, window: slice) -> list[dict]:
+        if window.stop <= window.start:  # an empty list: nothing to read
+            return []
         labels = dict(Category.choices)
         with connection.cursor() as cursor:
             cursor.execute(

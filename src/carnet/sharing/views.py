@@ -20,6 +20,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_safe
 
+from carnet.accounts.services import session_key_cycle
 from carnet.core import ratelimit
 from carnet.core.http import client_address
 
@@ -236,7 +237,7 @@ def view(request, token):
                     "a envoyé le lien.",
                 )
             return _passcode_page(request, share, form, status=400)
-        request.session.cycle_key()
+        session_key_cycle(request)
         request.session[UNLOCKED_KEY] = [
             *request.session.get(UNLOCKED_KEY, [])[-20:],
             str(share.public_id),

@@ -14,14 +14,16 @@ from django import template
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.template import defaulttags
-from django.urls import get_script_prefix, get_urlconf, reverse
+from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
 from django.utils.html import conditional_escape
 
 register = template.Library()
 
 
 @lru_cache(maxsize=1024)
-def _fixed(view_name: str, current_app: str | None, urlconf: str, prefix: str) -> str:
+def _fixed(view_name: str, current_app: str | None, urlconf: str, prefix: str, resolver) -> str:
+    # `resolver`, Django's cached resolver of the URLconf, only keys the cache: Django's own
+    # clear_url_caches() replaces it, so a change of the patterns is seen here too.
     return reverse(view_name, urlconf=urlconf, current_app=current_app)
 
 
@@ -46,7 +48,7 @@ class URLNode(defaulttags.URLNode):
             current_app = match.namespace if match is not None else None
         view_name = self.view_name.resolve(context)
         urlconf = get_urlconf() or settings.ROOT_URLCONF
-        url = _fixed(view_name, current_app, urlconf, get_script_prefix())
+        url = _fixed(view_name, current_app, urlconf, get_script_prefix(), get_resolver(urlconf))
         return conditional_escape(url) if context.autoescape else url
 
 
