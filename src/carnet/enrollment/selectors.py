@@ -19,7 +19,9 @@ def own_space(user) -> Space | None:
     """The account holder's own space, whichever profile they act for."""
     if not user.is_authenticated or user.person_id is None:
         return None
-    space = Space.objects.filter(person_id=user.person_id).select_related("person").first()
-    if space is not None:
-        user.person = space.person  # the same row: the page's header reads it without a query
+    try:  # one space per person (a unique key): no ordering to ask for
+        space = Space.objects.select_related("person").get(person_id=user.person_id)
+    except Space.DoesNotExist:
+        return None
+    user.person = space.person  # the same row: the page's header reads it without a query
     return space
