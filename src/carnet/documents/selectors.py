@@ -129,7 +129,7 @@ class ListQuery:
 #
 # The most visited page of the service. Through the ORM its reads cost about 1.7 ms of CPU per
 # page — building and compiling the querysets, eight times their time in the database —, by
-# hand 0.2 ms (bench/load.py measures the page against a bare view). The statements are made
+# hand 0.3 ms (bench/load.py measures the page against a bare view). The statements are made
 # of fixed fragments chosen by the filter, the search and the sort; every value is a parameter.
 # tests/documents/test_list_sql.py checks them against the same reads through the ORM
 # (hypothesis: documents, filters, searches, sorts and pages drawn at random, both databases).
