@@ -24,9 +24,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from carnet.accounts.models import User
-from carnet.consent.rules import professional_facts
 from carnet.core import clock
-from carnet.documents.files import file_check
 from carnet.documents.models import Category, Document, sort_key
 from carnet.documents.selectors import (
     PINNED,
@@ -40,14 +38,13 @@ from carnet.documents.selectors import (
 from carnet.enrollment.models import Space
 from carnet.enrollment.selectors import space_for_user
 from carnet.family.selectors import link_for
-from carnet.professionals.services import document_add_by_professional
 from carnet.tick import run_tick
 from tests.consent.conftest import authorise, make_professional
 from tests.enrollment.helpers import space_of
 from tests.family.conftest import make_child
 from tests.family.test_children import SWITCH, attach
+from tests.family.test_confidential import SECRET_TITLE, pro_adds
 
-from .conftest import pdf_bytes
 from .test_list import bulk_documents, listed
 
 pytestmark = pytest.mark.django_db
@@ -346,22 +343,11 @@ def test_the_hand_written_list_reads_what_the_orm_reads(alice, bob):
 
 # --- 2. A representative is never told of a minor's withheld confidential act --------------
 
-SECRET_TITLE = "Consultation contraception"
 NOTICE_AFTER = timedelta(days=14, seconds=1)
 
 
 def withhold(pro, space, title, *, confidential):
-    return document_add_by_professional(
-        user=pro.user,
-        space=space,
-        facts=professional_facts(space, pro),
-        checked=file_check("cr.pdf", pdf_bytes(title)),
-        title=title,
-        category="BIOLOGIE",
-        document_date=date(2026, 11, 2),
-        withheld=True,
-        confidential=confidential,
-    )
+    return pro_adds(pro, space, title, confidential=confidential, withheld=True)
 
 
 def acting_for(client, user, space):

@@ -22,7 +22,7 @@ from .test_children import attach
 SECRET_TITLE = "Consultation contraception"
 
 
-def pro_adds(pro, space, title, *, confidential):
+def pro_adds(pro, space, title, *, confidential, withheld=False):
     return document_add_by_professional(
         user=pro.user,
         space=space,
@@ -31,6 +31,7 @@ def pro_adds(pro, space, title, *, confidential):
         title=title,
         category="CPT_REND",
         document_date=date(2026, 11, 2),
+        withheld=withheld,
         confidential=confidential,
     )
 
