@@ -12,7 +12,6 @@ from functools import lru_cache
 
 from django import template
 from django.conf import settings
-from django.core.signals import setting_changed
 from django.template import defaulttags
 from django.urls import get_resolver, get_script_prefix, get_urlconf, reverse
 from django.utils.html import conditional_escape
@@ -23,16 +22,9 @@ register = template.Library()
 @lru_cache(maxsize=1024)
 def _fixed(view_name: str, current_app: str | None, urlconf: str, prefix: str, resolver) -> str:
     # `resolver`, Django's cached resolver of the URLconf, only keys the cache: Django's own
-    # clear_url_caches() replaces it, so a change of the patterns is seen here too.
+    # clear_url_caches() (a change of ROOT_URLCONF, of the patterns) replaces it, so such a
+    # change is seen here too.
     return reverse(view_name, urlconf=urlconf, current_app=current_app)
-
-
-def _forget(*, setting, **kwargs) -> None:
-    if setting == "ROOT_URLCONF":
-        _fixed.cache_clear()
-
-
-setting_changed.connect(_forget)
 
 
 class URLNode(defaulttags.URLNode):
