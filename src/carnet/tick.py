@@ -3,11 +3,13 @@
 import logging
 import time
 
+from django.db import connections
+
 from carnet.agenda.prevention_services import prevention_notices_daily
 from carnet.agenda.services import reminders_send_due
 from carnet.catalogue.services import connections_remind_due
 from carnet.core.blobs import orphans_sweep
-from carnet.core.metrics import sweep_record
+from carnet.core.metrics import sweep_failure_record, sweep_record
 from carnet.documents.services import documents_purge_due, documents_withheld_sweep
 from carnet.enrollment.services import spaces_auto_create, spaces_purge_due
 from carnet.exports.services import exports_sweep
@@ -38,12 +40,31 @@ SWEEPS = [
 ]
 
 
-def run_tick() -> dict[str, int]:
+def run_tick(sweeps=None) -> dict[str, int | None]:
+    """Every sweep, in order; a sweep that fails is logged and counted (None), and the next
+    ones still run: a bug or a cut database connection in one sweep must not stop the
+    delivery of the messages or the purges behind it."""
     results = {}
-    for name, sweep in SWEEPS:
+    for name, sweep in SWEEPS if sweeps is None else sweeps:
         started = time.monotonic()
-        results[name] = sweep()
+        try:
+            results[name] = sweep()
+        except Exception:
+            results[name] = None
+            log.exception("sweep %s failed", name)
+            _replace_broken_connections()  # first: the cache may be in the database
+            sweep_failure_record(name)
+            continue
         seconds = time.monotonic() - started
         log.info("sweep %s: %s in %.2fs", name, results[name], seconds)
         sweep_record(name, results[name], seconds)
     return results
+
+
+def _replace_broken_connections() -> None:
+    """As Django does between requests: a connection that failed and no longer answers (a
+    database restart, a failover) is closed, and the next sweep opens a new one. Not inside
+    an atomic block (a caller's transaction, as in the tests), which owns its connection."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()

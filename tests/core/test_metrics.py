@@ -2,34 +2,11 @@
 name, never a path), the queue depth, the outbox backlog and each sweep's last run."""
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from carnet.core import clock
 from carnet.notifications.models import OutboxMessage
 from carnet.tick import run_tick
-
-TOKEN = "jeton-de-test-des-metriques-0123456789"
-
-
-@pytest.fixture
-def scrape(client, settings):
-    settings.METRICS_TOKEN = TOKEN
-
-    def run() -> dict:
-        response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
-        assert response.status_code == 200
-        assert response["Content-Type"].startswith("text/plain")
-        samples = {}
-        for family in text_string_to_metric_families(response.content.decode()):
-            for sample in family.samples:
-                samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-        return samples
-
-    return run
-
-
-def value(samples, name, **labels):
-    return samples.get((name, tuple(sorted(labels.items()))), 0)
+from tests.core.prometheus import TOKEN, value
 
 
 @pytest.mark.django_db

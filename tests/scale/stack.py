@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import message_from_string, policy
 from pathlib import Path
 
@@ -38,6 +39,7 @@ from botocore.config import Config
 from tests.smtp_sink import SmtpSink
 
 CARNET = str(Path(sys.executable).with_name("carnet"))
+FAILURE = re.compile(r"(sweep \S+|tick) failed")
 REPO = Path(__file__).resolve().parents[2]
 S3_KEY, S3_SECRET = "cle-de-test", "secret-de-test"  # moto accepts any pair
 READY_TIMEOUT = 60  # seconds for a process to answer
@@ -128,6 +130,25 @@ class Process:
     def tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+    def records(self, since: float = 0.0) -> list[dict]:
+        """The JSON log lines written at or after `since` (a time.time()), with their time
+        as a number under "at"; other lines (a start marker, a crash's traceback) skipped."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        records = []
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+                at = datetime.fromisoformat(record["time"]).timestamp()
+            except (ValueError, KeyError, TypeError):
+                continue
+            if at >= since:
+                records.append({**record, "at": at})
+        return records
+
+    def failures(self, since: float = 0.0) -> list[str]:
+        """The worker's failed sweeps and ticks ("sweep purge failed", "tick failed")."""
+        return [r["message"] for r in self.records(since) if FAILURE.fullmatch(str(r["message"]))]
 
 
 @dataclass

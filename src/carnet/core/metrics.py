@@ -27,6 +27,7 @@ LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 SWEEP_KEY = "metrics:sweep:{}"
+SWEEP_FAILURE_KEY = "metrics:sweep-failure:{}"
 # The method label's values: a client chooses the method, and each new one would be a new
 # series in every process, for ever.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -50,6 +51,11 @@ class MetricsMiddleware:
 def sweep_record(name: str, count: int, seconds: float) -> None:
     """Called by `carnet tick` after each sweep (any process: the cache is shared)."""
     cache.set(SWEEP_KEY.format(name), {"count": count, "seconds": seconds, "at": time.time()}, None)
+
+
+def sweep_failure_record(name: str) -> None:
+    """A sweep that raised: its time, for an alert (the error itself is in the worker's log)."""
+    cache.set(SWEEP_FAILURE_KEY.format(name), time.time(), None)
 
 
 class SharedStateCollector:
@@ -89,14 +95,23 @@ class SharedStateCollector:
         at = GaugeMetricFamily(
             "carnet_sweep_last_run_timestamp_seconds", "Heure du dernier passage", labels=["sweep"]
         )
-        runs = cache.get_many([SWEEP_KEY.format(name) for name, _ in SWEEPS])
+        failed_at = GaugeMetricFamily(
+            "carnet_sweep_last_failure_timestamp_seconds",
+            "Heure du dernier passage en échec",
+            labels=["sweep"],
+        )
+        keys = [key.format(name) for name, _ in SWEEPS for key in (SWEEP_KEY, SWEEP_FAILURE_KEY)]
+        stored = cache.get_many(keys)
         for name, _ in SWEEPS:
-            run = runs.get(SWEEP_KEY.format(name))
+            run = stored.get(SWEEP_KEY.format(name))
             if run:
                 seconds.add_metric([name], run["seconds"])
                 count.add_metric([name], run["count"])
                 at.add_metric([name], run["at"])
-        yield from (seconds, count, at)
+            failure = stored.get(SWEEP_FAILURE_KEY.format(name))
+            if failure:
+                failed_at.add_metric([name], failure)
+        yield from (seconds, count, at, failed_at)
 
 
 def exposition() -> bytes:

@@ -1,4 +1,4 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from carnet.tick import run_tick
 
@@ -12,4 +12,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         results = run_tick()
         for name, count in results.items():
-            self.stdout.write(f"{name}: {count}")
+            self.stdout.write(f"{name}: {'échec' if count is None else count}")
+        failed = [name for name, count in results.items() if count is None]
+        if failed:  # a non-zero exit for cron or the scheduler; the errors are in the log
+            raise CommandError(f"Traitements en échec : {', '.join(failed)} (voir le journal).")

@@ -56,7 +56,7 @@ class Command(BaseCommand):
                     close_old_connections()
                     try:
                         run_tick()
-                    except Exception:  # keep the worker alive; the error is logged
+                    except Exception:  # outside the sweeps (each is guarded): the metrics' cache
                         log.exception("tick failed")
                     close_old_connections()
                     stop.wait(tick_interval)

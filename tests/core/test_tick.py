@@ -1,0 +1,93 @@
+"""The periodic sweeps (`carnet tick`, the worker's ticker): one sweep that fails, by a bug or
+a database connection cut under it, does not stop the ones behind it (the delivery of the
+messages comes last); the failure is logged, exposed to Prometheus, and `carnet tick` exits
+with an error naming it."""
+
+import logging
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from carnet import tick
+from carnet.core import clock
+from carnet.notifications.models import OutboxMessage
+from tests.core.prometheus import value
+
+
+def pending_message() -> OutboxMessage:
+    now = clock.now()
+    return OutboxMessage.objects.create(
+        channel="email", to="patient@exemple.fr", kind="activation", subject="Carnet",
+        body="Votre espace vous attend.", created_at=now, next_attempt_at=now,
+        status=OutboxMessage.Status.PENDING,
+    )  # fmt: skip
+
+
+def broken_sweep():
+    raise RuntimeError("panne simulée du traitement")
+
+
+def with_purge_broken():
+    return [(name, broken_sweep if name == "purge" else sweep) for name, sweep in tick.SWEEPS]
+
+
+@pytest.mark.django_db
+def test_a_failing_sweep_is_logged_and_the_sweeps_behind_it_still_run(caplog, scrape):
+    message = pending_message()
+    caplog.set_level(logging.INFO, logger="carnet.tick")
+
+    results = tick.run_tick(with_purge_broken())
+
+    assert results["purge"] is None
+    assert list(results) == [name for name, _ in tick.SWEEPS]
+    assert all(isinstance(results[name], int) for name in results if name != "purge")
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT  # the last sweep ran
+    failures = [r for r in caplog.records if r.getMessage() == "sweep purge failed"]
+    assert len(failures) == 1 and failures[0].exc_info[0] is RuntimeError
+    samples = scrape()
+    assert value(samples, "carnet_sweep_last_failure_timestamp_seconds", sweep="purge") > 0
+    assert ("carnet_sweep_last_failure_timestamp_seconds", (("sweep", "envoi_messages"),)) not in (
+        samples
+    )
+    assert value(samples, "carnet_sweep_last_run_timestamp_seconds", sweep="envoi_messages") > 0
+
+
+@pytest.mark.django_db
+def test_carnet_tick_names_the_failed_sweep_and_exits_with_an_error(monkeypatch, capsys):
+    monkeypatch.setattr(tick, "SWEEPS", with_purge_broken())
+    with pytest.raises(CommandError, match="Traitements en échec : purge"):
+        call_command("tick")
+    out = capsys.readouterr().out
+    assert "purge: échec" in out
+    assert "envoi_messages: 0" in out
+
+
+@pytest.mark.django_db
+def test_carnet_tick_succeeds_when_every_sweep_does(capsys):
+    call_command("tick")
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out] == [name for name, _ in tick.SWEEPS]
+    assert not [line for line in out if "échec" in line]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_cut_during_a_sweep_is_replaced_for_the_next_ones():
+    """A failover or a restart of PostgreSQL in the middle of a tick: the sweep in flight
+    fails, the broken connection is closed, and the next sweeps open a new one."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL seulement")
+    message = pending_message()
+
+    def cut_under_the_sweep():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    sweeps = [("coupure", cut_under_the_sweep), *tick.SWEEPS]
+    results = tick.run_tick(sweeps)
+
+    assert results["coupure"] is None
+    assert all(isinstance(results[name], int) for name, _ in tick.SWEEPS)
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT
