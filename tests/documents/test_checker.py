@@ -23,6 +23,29 @@ def test_a_checker_killed_is_replaced_at_the_next_check():
     assert checker.checker_pid() not in (None, first)
 
 
+def test_a_new_checker_is_ready_before_any_check_is_handed_to_it():
+    """A check's timeout is counted from a checker that has loaded its libraries: a cold
+    start on a busy node (a web worker just restarted) is not a file "too complex"."""
+    checker.checker_stop()
+    sock = checker._client.connect()
+    try:
+        with open(f"/proc/{checker.checker_pid()}/maps") as maps:
+            assert "PIL/_imaging" in maps.read()  # loaded by the preload, before "ready"
+    finally:
+        sock.close()
+    assert file_check_isolated("Compte rendu.pdf", pdf_bytes()).media_type == "application/pdf"
+
+
+def test_a_checker_that_cannot_start_is_a_server_error_not_a_verdict(monkeypatch):
+    checker.checker_stop()
+    monkeypatch.setattr(checker.sys, "executable", "/bin/false")  # exits at once
+    with pytest.raises(checker.CheckerUnavailable, match="did not start"):
+        file_check_isolated("Note.txt", b"Normal\n")
+    assert checker.checker_pid() is None
+    monkeypatch.undo()
+    assert file_check_isolated("Note.txt", b"Normal\n").media_type.startswith("text/plain")
+
+
 def test_the_callers_limits_apply_in_the_child(settings):
     data = pdf_bytes()
     settings.CARNET = {**settings.CARNET, "DOCUMENT_MAX_BYTES": len(data) - 1}

@@ -53,6 +53,10 @@ CHECK_SETTINGS = ("DOCUMENT_MAX_BYTES", "DOCUMENT_TITLE_MAX_LENGTH", "IMAGE_MAX_
 HEADER_MAX = 64 * 1024
 STARTED = b"+"  # a child's first byte: it runs (else the checker could not fork)
 CONTROL_TIMEOUT = 5.0  # seconds to hand a check over to the checker
+# A new checker starts Python and preloads the checks' libraries (about a second, more on a
+# busy node): it says when it is ready, and no check's time is counted before that.
+START_TIMEOUT = 60.0
+READY = b"r"
 KEPT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 IDLE_SECONDS = 900  # a child left waiting for a job this long leaves
 LIFE_JOBS_MAX = 1000  # a child's jobs, at most, whatever a caller asks
@@ -93,6 +97,16 @@ class _Client:
             raise CheckerUnavailable("the file checker could not be started") from exc
         finally:
             theirs.close()
+        ours.settimeout(START_TIMEOUT)
+        try:
+            ready = ours.recv(len(READY))
+        except OSError:  # past the timeout
+            ready = b""
+        if ready != READY:  # it failed to start (its error is on stderr), or hangs
+            ours.close()
+            process.kill()
+            process.wait()
+            raise CheckerUnavailable("the file checker did not start")
         ours.settimeout(CONTROL_TIMEOUT)  # a checker that stopped reading: never a hang
         self._process, self._control, self._owner_pid = process, ours, os.getpid()
 
@@ -233,12 +247,13 @@ class CheckerSession:
         return report
 
     def _check(self, header: dict, data: bytes, timeout: float) -> bytes | None:
-        deadline = time.monotonic() + timeout
         for attempt in (1, 2):
             fresh = self._sock is None or self._jobs >= self.max_jobs
             if fresh:
                 self._close()
                 self._sock = _client.connect()
+            if attempt == 1 or fresh:  # counted from a checker ready to take the job
+                deadline = time.monotonic() + timeout
             try:
                 report = _job(self._sock, header, data, deadline, jobs=self.max_jobs)
             except _Gone:
@@ -279,8 +294,8 @@ def check(header: dict, data: bytes, timeout: float) -> bytes | None:
     bounds or crashed), or None if it has not answered within `timeout` seconds (its own
     timer ends it meanwhile). CheckerUnavailable if no child was started (the checker could
     not fork): a server error, not a verdict."""
-    deadline = time.monotonic() + timeout
     sock = _client.connect()
+    deadline = time.monotonic() + timeout  # from a checker ready (it may have just started)
     try:
         try:
             report = _job(sock, header, data, deadline)
@@ -338,6 +353,7 @@ def _serve(control_fd: int) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reaped by the kernel
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in the terminal is the owner's
     control = socket.socket(fileno=control_fd)
+    control.sendall(READY)
     while True:
         try:
             message, fds, _, _ = socket.recv_fds(control, 16, 4)
