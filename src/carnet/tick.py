@@ -53,12 +53,21 @@ def run_tick(sweeps=None) -> dict[str, int | None]:
             results[name] = None
             log.exception("sweep %s failed", name)
             _replace_broken_connections()  # first: the cache may be in the database
-            sweep_failure_record(name)
+            _metrics(sweep_failure_record, name)
             continue
         seconds = time.monotonic() - started
         log.info("sweep %s: %s in %.2fs", name, results[name], seconds)
-        sweep_record(name, results[name], seconds)
+        _metrics(sweep_record, name, results[name], seconds)
     return results
+
+
+def _metrics(record, name: str, *args) -> None:
+    """The metrics live in the cache (Redis): a Redis down or slow must not stop the sweeps,
+    which need only the database (the messages waiting in the outbox leave meanwhile)."""
+    try:
+        record(name, *args)
+    except Exception:
+        log.warning("sweep %s: metrics not recorded", name, exc_info=True)
 
 
 def _replace_broken_connections() -> None:

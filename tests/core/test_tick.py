@@ -4,10 +4,12 @@ messages comes last); the failure is logged, exposed to Prometheus, and `carnet 
 with an error naming it."""
 
 import logging
+import socket
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from carnet import tick
 from carnet.core import clock
@@ -91,3 +93,35 @@ def test_a_connection_cut_during_a_sweep_is_replaced_for_the_next_ones():
     assert all(isinstance(results[name], int) for name, _ in tick.SWEEPS)
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.SENT
+
+
+@pytest.mark.django_db
+def test_the_sweeps_run_and_the_messages_leave_while_redis_is_down(settings, caplog):
+    """The metrics are in the cache; the sweeps need only the database."""
+    with socket.socket() as closed:  # a port nothing listens on: every connection refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
+        }
+    }
+    # 10:00 in Paris: the prevention notices' time of day (they need the cache, below).
+    paris_now = timezone.localtime(clock.now())
+    clock.set_offset(paris_now.replace(hour=10, minute=0) - paris_now)
+    message = pending_message()
+    caplog.set_level(logging.INFO, logger="carnet.tick")
+
+    results = tick.run_tick(with_purge_broken())
+
+    # The daily prevention sweep remembers its day's run in the cache: without it, it fails
+    # (logged, tried again at the next tick) rather than scan every profile every tick.
+    failed = {name for name, count in results.items() if count is None}
+    assert failed == {"purge", "rappels_prevention"}
+    message.refresh_from_db()
+    assert message.status == OutboxMessage.Status.SENT
+    unrecorded = {r.getMessage() for r in caplog.records if r.levelno == logging.WARNING}
+    assert "sweep envoi_messages: metrics not recorded" in unrecorded
+    assert "sweep purge: metrics not recorded" in unrecorded  # its failure's time

@@ -343,7 +343,8 @@ def prevention_notices_daily() -> int:
     NOTICE_HOUR (Paris) — reminders are not sent at night. The day's run is remembered in the
     cache; a cache lost or shared by several workers only means one more run, which sends
     nothing twice. A space activated later that day is reminded the next morning (the grace
-    covers it)."""
+    covers it). A cache that cannot be reached (Redis down) fails the sweep, which the next
+    tick tries again, rather than let it scan every profile at every tick."""
     from django.core.cache import cache
     from django.utils import timezone
 
