@@ -42,7 +42,7 @@ CARNET = str(Path(sys.executable).with_name("carnet"))
 FAILURE = re.compile(r"(sweep \S+|tick) failed")
 REPO = Path(__file__).resolve().parents[2]
 S3_KEY, S3_SECRET = "cle-de-test", "secret-de-test"  # moto accepts any pair
-READY_TIMEOUT = 60  # seconds for a process to answer
+READY_TIMEOUT = 120  # seconds for a process to answer (a restart on a busy 2-core machine)
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 ACCESS_CODE_SUBJECT = "Votre code d'accès"  # notifications/code_acces.txt
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
@@ -52,6 +52,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def eventually(read, done, timeout: float = 60):
+    """read() again every half second until done(value), at most `timeout` seconds: the last
+    value, for the caller's assertion (asynchronous effects, on a machine that may be busy)."""
+    deadline = time.monotonic() + timeout
+    while not done(value := read()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return value
 
 
 def wait_for_port(port: int, process: subprocess.Popen, what: str) -> None:
@@ -227,12 +236,14 @@ class Stack:
 
     def wait_ready(self, process: Process) -> None:
         url = f"http://{process.argv[process.argv.index('--bind') + 1]}/readyz"
+        probe = requests.Session()
+        probe.trust_env = False  # loopback only, never through a proxy
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if not process.alive:
                 raise RuntimeError(f"{process.name} s'est arrêté :\n{process.tail()}")
             try:
-                if requests.get(url, timeout=5).status_code == 200:
+                if probe.get(url, timeout=5).status_code == 200:
                     return
             except requests.RequestException:
                 pass
@@ -376,7 +387,7 @@ def production_stack(root: Path) -> Iterator[Stack]:
 
         mail = SmtpSink()
         smtp_port = free_port()
-        controller = Controller(mail, hostname="127.0.0.1", port=smtp_port)
+        controller = Controller(mail, hostname="127.0.0.1", port=smtp_port, ready_timeout=60)
         controller.start()
 
         with _database() as database:

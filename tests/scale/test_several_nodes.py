@@ -12,7 +12,7 @@ import redis
 
 from tests.documents.conftest import pdf_bytes
 from tests.scale.populate import PASSWORD
-from tests.scale.stack import ACCESS_CODE_SUBJECT, Visitor, production_stack
+from tests.scale.stack import ACCESS_CODE_SUBJECT, Visitor, eventually, production_stack
 
 pytestmark = pytest.mark.scale
 
@@ -99,12 +99,16 @@ def test_a_notification_queued_on_node_a_is_sent_once_by_the_worker(stack):
     time.sleep(4)
     codes = [m for m in stack.mails_to(dan["email"]) if m["Subject"] == ACCESS_CODE_SUBJECT]
     assert len(codes) == 1
-    sent = stack.python(
-        "from carnet.notifications.models import OutboxMessage as O; "
-        f"print(O.objects.filter(to={dan['email']!r}, kind='code_acces')"
-        ".values_list('status', 'attempts').get())"
+    # The row is marked sent after the relay's answer: it may follow the mail by a moment.
+    sent = eventually(
+        lambda: stack.python(
+            "from carnet.notifications.models import OutboxMessage as O; "
+            f"print(O.objects.filter(to={dan['email']!r}, kind='code_acces')"
+            ".values_list('status', 'attempts').get())"
+        ).strip(),
+        lambda status: status == "('sent', 1)",
     )
-    assert sent.strip() == "('sent', 1)"
+    assert sent == "('sent', 1)"
 
 
 def test_every_process_reconnects_after_the_database_drops_its_connections(stack):
@@ -129,14 +133,17 @@ def test_every_process_reconnects_after_the_database_drops_its_connections(stack
     # Both nodes answer, and the code (queued on A, sent by the worker) arrives.
     visitor.log_in(stack, stack.a, erin["identifier"], PASSWORD, erin["email"])
     assert "Bonjour" in visitor.get(f"{stack.b}/").text
-    time.sleep(3)  # a few ticks after the cut
     worker = stack.processes["worker"]
-    # The cut may fall in the middle of a sweep (a tick runs for some 40 ms every second):
-    # that sweep fails; the ones after it, in the same tick, and every later tick open a new
-    # connection. Never a whole tick, never a second failure.
+    # At least two ticks end after the cut (their last sweep logged)…
+    delivered = eventually(
+        lambda: [
+            r for r in worker.records(since=cut_at)
+            if str(r["message"]).startswith("sweep envoi_messages:")
+        ],
+        lambda records: len(records) >= 2,
+    )  # fmt: skip
+    assert len(delivered) >= 2, worker.tail(60)
+    # …and the cut may have fallen in the middle of a sweep (a tick runs for some 40 ms every
+    # second): that sweep fails; the ones after it, in the same tick, and every later tick
+    # open a new connection. Never a whole tick, never a second failure.
     assert len(worker.failures(since=cut_at)) <= 1, worker.tail(60)
-    delivered = [
-        r for r in worker.records(since=cut_at)
-        if str(r["message"]).startswith("sweep envoi_messages:")
-    ]  # fmt: skip
-    assert len(delivered) >= 2, worker.tail(60)  # the last sweep of at least two ticks
