@@ -39,6 +39,9 @@ DEMO_MODE = env.bool("CARNET_DEMO", default=False)
 SECRET_KEY = env("SECRET_KEY", default=None) or _local_secret(
     "secret_key", lambda: secrets.token_urlsafe(50)
 )
+# During a rotation of SECRET_KEY, the former key(s): sessions and signed values made with them
+# are still accepted (each session then gets a new id); remove them after the idle timeout.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Key for the keyed hash of codes and tokens (DESIGN invariant 4).
 CARNET_HMAC_KEY = env("CARNET_HMAC_KEY", default=None) or _local_secret(
     "hmac_key", lambda: secrets.token_hex(32)

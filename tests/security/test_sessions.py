@@ -140,6 +140,22 @@ def test_a_shorter_idle_timeout_setting_is_what_the_cookie_says(client, patient,
     assert client.get(PRIVATE).cookies[settings.SESSION_COOKIE_NAME]["max-age"] == 5 * 60
 
 
+def test_a_secret_key_rotation_keeps_each_session_s_line_of_devices(client, patient, settings):
+    """Django verifies a session with a retired key (SECRET_KEY_FALLBACKS) once and gives it a
+    new id: its line of "Mes appareils et sessions" follows, so ending it there still ends it."""
+    login(client, patient, PASSWORD)
+    old = session_key(client)
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "cle-secrete-de-test-apres-rotation-" + "k" * 40
+    assert client.get(PRIVATE).status_code == 200
+    new = session_key(client)
+    assert new != old and not session_exists(old)
+    record = SessionRecord.objects.get(user=patient, ended_at__isnull=True)
+    assert record.session_key == new
+    assert services.session_end(user=patient, public_id=record.public_id)
+    assert anonymous(client)
+
+
 # --- Absolute lifetime --------------------------------------------------------------------
 
 

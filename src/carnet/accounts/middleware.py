@@ -7,6 +7,7 @@ open to all, and SHARED_VIEWS to every kind. Runs after LoginRequiredMiddleware.
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.middleware import LoginRequiredMiddleware
@@ -65,6 +66,7 @@ class AccountKindMiddleware:
             if public:
                 return None  # the page is shown as to any visitor
             return redirect_to_login(request.get_full_path(), resolve_url(LOGINS[kind]))
+        _follow_rotated_key(request)
         _touch(request)
         if public or _view_name(request) in SHARED_VIEWS:
             return None
@@ -87,6 +89,18 @@ def _touch(request) -> None:
     if key:
         SessionRecord.objects.filter(session_key=key, ended_at__isnull=True).update(
             last_seen_at=clock.now()
+        )
+
+
+def _follow_rotated_key(request) -> None:
+    """Django gives a session a new id when it verified it with a retired secret key
+    (SECRET_KEY_FALLBACKS, during a key rotation): its line of "Mes appareils et sessions"
+    follows, so that ending it there, or changing the password, still ends this session."""
+    cookie_key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    key = request.session.session_key
+    if cookie_key and key and cookie_key != key:
+        SessionRecord.objects.filter(session_key=cookie_key, ended_at__isnull=True).update(
+            session_key=key
         )
 
 
