@@ -1,5 +1,6 @@
 """Shared fixtures: a clean clock, issued codes, and a real local SMTP server (aiosmtpd)."""
 
+import logging
 import socket
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,21 @@ def _reset_clock():
     clock.set_offset(timedelta(0))
     yield
     clock.set_offset(timedelta(0))
+
+
+@pytest.fixture(autouse=True)
+def _no_sweep_fails(request, caplog):
+    """A sweep that fails is logged and the tick goes on (carnet.tick): in a test, unless the
+    test means it, that is a bug the test would otherwise not see."""
+    yield
+    if request.node.get_closest_marker("sweep_failures"):
+        return
+    failed = [
+        r.getMessage()
+        for r in caplog.get_records("call")
+        if r.name == "carnet.tick" and r.levelno >= logging.ERROR
+    ]
+    assert not failed, f"balayage en échec pendant le test : {failed}"
 
 
 @pytest.fixture(autouse=True)

@@ -43,9 +43,13 @@ SWEEPS = [
 def run_tick(sweeps=None) -> dict[str, int | None]:
     """Every sweep, in order; a sweep that fails is logged and counted (None), and the next
     ones still run: a bug or a cut database connection in one sweep must not stop the
-    delivery of the messages or the purges behind it."""
+    delivery of the messages or the purges behind it. A database that cannot be reached at
+    all stops the tick (one line, not one failure per sweep); the next tick tries again."""
     results = {}
-    for name, sweep in SWEEPS if sweeps is None else sweeps:
+    metrics = True  # until the cache fails once in this tick: a stalled Redis costs one wait
+    pending = list(SWEEPS if sweeps is None else sweeps)
+    while pending:
+        name, sweep = pending.pop(0)
         started = time.monotonic()
         try:
             results[name] = sweep()
@@ -53,21 +57,27 @@ def run_tick(sweeps=None) -> dict[str, int | None]:
             results[name] = None
             log.exception("sweep %s failed", name)
             _replace_broken_connections()  # first: the cache may be in the database
-            _metrics(sweep_failure_record, name)
+            if not _database_reachable():
+                log.error("tick stopped: database unreachable (%s not run)", len(pending))
+                results.update({later: None for later, _ in pending})
+                return results
+            metrics = metrics and _metrics(sweep_failure_record, name)
             continue
         seconds = time.monotonic() - started
         log.info("sweep %s: %s in %.2fs", name, results[name], seconds)
-        _metrics(sweep_record, name, results[name], seconds)
+        metrics = metrics and _metrics(sweep_record, name, results[name], seconds)
     return results
 
 
-def _metrics(record, name: str, *args) -> None:
+def _metrics(record, name: str, *args) -> bool:
     """The metrics live in the cache (Redis): a Redis down or slow must not stop the sweeps,
     which need only the database (the messages waiting in the outbox leave meanwhile)."""
     try:
         record(name, *args)
     except Exception:
-        log.warning("sweep %s: metrics not recorded", name, exc_info=True)
+        log.warning("sweep %s: metrics not recorded (cache unreachable)", name, exc_info=True)
+        return False
+    return True
 
 
 def _replace_broken_connections() -> None:
@@ -75,5 +85,35 @@ def _replace_broken_connections() -> None:
     database restart, a failover) is closed, and the next sweep opens a new one. Not inside
     an atomic block (a caller's transaction, as in the tests), which owns its connection."""
     for connection in connections.all(initialized_only=True):
-        if not connection.in_atomic_block:
+        if connection.in_atomic_block:
+            continue
+        try:
             connection.close_if_unusable_or_obsolete()
+        except Exception:  # closing a dead connection may fail too: it is dropped all the same
+            log.warning("closing a broken database connection failed", exc_info=True)
+
+
+def database_not_ready() -> str | None:
+    """Why the sweeps cannot run at all (checked once when `carnet tick` or `carnet worker`
+    starts, not at every tick): one line for the operator, or None."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    try:
+        connection = connections["default"]
+        executor = MigrationExecutor(connection)
+        pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    except Exception as exc:
+        return f"la base ne répond pas ({exc.__class__.__name__})."
+    if pending:
+        return (
+            f"la base n'est pas à jour ({len(pending)} migration(s)) : lancez « carnet migrate »."
+        )
+    return None
+
+
+def _database_reachable() -> bool:
+    try:
+        connections["default"].ensure_connection()
+    except Exception:
+        return False
+    return True

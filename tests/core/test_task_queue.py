@@ -8,14 +8,13 @@ import zlib
 
 import pytest
 import redis
-from prometheus_client.parser import text_string_to_metric_families
+from django.core.exceptions import SuspiciousOperation
 
 from carnet.core.management.commands.worker import RQ_WORKER_OPTIONS
 from carnet.notifications.models import OutboxMessage
 from carnet.notifications.services import message_queue, render_email
 
 REDIS_SERVER = os.environ.get("CARNET_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-TOKEN = "jeton-de-test-des-metriques-0123456789"
 
 
 @pytest.fixture
@@ -49,20 +48,17 @@ def work(queue):
     get_worker(queue.name, **RQ_WORKER_OPTIONS).work(burst=True)
 
 
-def queue_depth(client, settings) -> dict:
-    settings.METRICS_TOKEN = TOKEN
-    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
-    assert response.status_code == 200
-    depth = {}
-    for family in text_string_to_metric_families(response.content.decode()):
-        if family.name == "carnet_queue_depth":
-            depth = {s.labels["status"]: s.value for s in family.samples}
-    return depth
+def queue_depth(scrape) -> dict:
+    return {
+        dict(labels)["status"]: count
+        for (name, labels), count in scrape().items()
+        if name == "carnet_queue_depth"
+    }
 
 
 @pytest.mark.django_db
 def test_a_message_waits_in_redis_until_the_worker_sends_it(
-    rq_queue, smtp_server, client, settings, django_capture_on_commit_callbacks
+    rq_queue, smtp_server, client, settings, scrape, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         message = message_queue(
@@ -77,7 +73,7 @@ def test_a_message_waits_in_redis_until_the_worker_sends_it(
     stored = rq_queue.connection.hget(f"rq:job:{job_id}", "data")
     assert json.loads(zlib.decompress(stored))[0] == "carnet.notifications.tasks.deliver_outbox"
     assert smtp_server.messages == []
-    assert queue_depth(client, settings) == {"READY": 1, "RUNNING": 0}
+    assert queue_depth(scrape) == {"READY": 1, "RUNNING": 0}
 
     work(rq_queue)
 
@@ -86,7 +82,7 @@ def test_a_message_waits_in_redis_until_the_worker_sends_it(
     assert [m["to"] for m in smtp_server.messages] == [["alice@exemple.fr"]]
     assert rq_queue.count == 0
     assert rq_queue.finished_job_registry.count == 1
-    assert queue_depth(client, settings) == {"READY": 0, "RUNNING": 0}
+    assert queue_depth(scrape) == {"READY": 0, "RUNNING": 0}
 
 
 @pytest.mark.django_db
@@ -164,3 +160,28 @@ def test_a_job_cannot_name_a_function_outside_our_tasks(rq_queue):
     assert CALLED == []
     assert "this" not in sys.modules  # refused before any import
     assert rq_queue.failed_job_registry.count == 3
+
+
+@pytest.mark.django_db
+def test_a_job_cannot_name_its_own_failure_or_stop_callback(rq_queue):
+    from rq.callbacks import Callback
+
+    from carnet.core.jobs import CarnetJob
+
+    CALLED.clear()
+    job = rq_queue.create_job(
+        "os.getcwd",  # refused: the job fails…
+        meta={"backend_name": "default"},
+        on_failure=Callback(f"{__name__}.gadget"),  # …and its failure would call this
+        on_stopped=Callback(f"{__name__}.gadget"),  # (rq calls it when a job is stopped)
+    )
+    rq_queue.enqueue_job(job)
+    work(rq_queue)
+    assert CALLED == []
+    assert rq_queue.failed_job_registry.count == 1
+    read_back = CarnetJob.fetch(
+        job.id, connection=rq_queue.connection, serializer=rq_queue.serializer
+    )
+    for callback in ("stopped_callback", "failure_callback"):
+        with pytest.raises(SuspiciousOperation, match="rappel"):
+            getattr(read_back, callback)

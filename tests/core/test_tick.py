@@ -35,6 +35,7 @@ def with_purge_broken():
 
 
 @pytest.mark.django_db
+@pytest.mark.sweep_failures
 def test_a_failing_sweep_is_logged_and_the_sweeps_behind_it_still_run(caplog, scrape):
     message = pending_message()
     caplog.set_level(logging.INFO, logger="carnet.tick")
@@ -57,6 +58,7 @@ def test_a_failing_sweep_is_logged_and_the_sweeps_behind_it_still_run(caplog, sc
 
 
 @pytest.mark.django_db
+@pytest.mark.sweep_failures
 def test_carnet_tick_names_the_failed_sweep_and_exits_with_an_error(monkeypatch, capsys):
     monkeypatch.setattr(tick, "SWEEPS", with_purge_broken())
     with pytest.raises(CommandError, match="Traitements en échec : purge"):
@@ -75,6 +77,7 @@ def test_carnet_tick_succeeds_when_every_sweep_does(capsys):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.sweep_failures
 def test_a_connection_cut_during_a_sweep_is_replaced_for_the_next_ones():
     """A failover or a restart of PostgreSQL in the middle of a tick: the sweep in flight
     fails, the broken connection is closed, and the next sweeps open a new one."""
@@ -96,6 +99,7 @@ def test_a_connection_cut_during_a_sweep_is_replaced_for_the_next_ones():
 
 
 @pytest.mark.django_db
+@pytest.mark.sweep_failures
 def test_the_sweeps_run_and_the_messages_leave_while_redis_is_down(settings, caplog):
     """The metrics are in the cache; the sweeps need only the database."""
     with socket.socket() as closed:  # a port nothing listens on: every connection refused
@@ -122,6 +126,50 @@ def test_the_sweeps_run_and_the_messages_leave_while_redis_is_down(settings, cap
     assert failed == {"purge", "rappels_prevention"}
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.SENT
-    unrecorded = {r.getMessage() for r in caplog.records if r.levelno == logging.WARNING}
-    assert "sweep envoi_messages: metrics not recorded" in unrecorded
-    assert "sweep purge: metrics not recorded" in unrecorded  # its failure's time
+    # One wait for the cache, not one per sweep (a stalled Redis costs its timeout each time).
+    unrecorded = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert unrecorded == ["sweep creation_automatique: metrics not recorded (cache unreachable)"]
+
+
+@pytest.mark.sweep_failures
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_cannot_be_reached_stops_the_tick_in_one_line(caplog):
+    """PostgreSQL down: one failure and one line, not one traceback per sweep every second."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL seulement")  # SQLite's test database is in memory
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    saved = dict(connection.settings_dict)
+
+    def database_gone():
+        # The server cannot be reached any more (nothing listens there)…
+        connection.settings_dict.update(HOST="127.0.0.1", PORT=str(port))
+        with connection.cursor() as cursor:  # …and ends the connection we had.
+            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    caplog.set_level(logging.INFO, logger="carnet.tick")
+    try:
+        results = tick.run_tick([("panne", database_gone), *tick.SWEEPS])
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+
+    assert results == {name: None for name in ["panne", *(n for n, _ in tick.SWEEPS)]}
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [
+        "sweep panne failed",
+        f"tick stopped: database unreachable ({len(tick.SWEEPS)} not run)",
+    ]
+
+
+@pytest.mark.django_db
+def test_carnet_tick_and_the_worker_refuse_to_start_on_a_database_not_migrated():
+    """One line naming the command to run, rather than every sweep failing every second."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    applied = MigrationRecorder(connection).migration_qs
+    applied.filter(app="notifications").order_by("-id").first().delete()  # as before a deploy
+    for command in ("tick", "worker"):
+        with pytest.raises(CommandError, match="lancez « carnet migrate »"):
+            call_command(command)

@@ -46,6 +46,20 @@ def test_a_checker_that_cannot_start_is_a_server_error_not_a_verdict(monkeypatch
     assert file_check_isolated("Note.txt", b"Normal\n").media_type.startswith("text/plain")
 
 
+def test_a_checker_that_hangs_at_start_is_given_up_and_ended(monkeypatch, tmp_path):
+    hanging = tmp_path / "checker-bloque"
+    pid_file = tmp_path / "pid"
+    hanging.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
+    hanging.chmod(0o700)
+    checker.checker_stop()
+    monkeypatch.setattr(checker, "START_TIMEOUT", 2.0)
+    monkeypatch.setattr(checker.sys, "executable", str(hanging))
+    with pytest.raises(checker.CheckerUnavailable, match="did not start"):
+        file_check_isolated("Note.txt", b"Normal\n")
+    assert checker.checker_pid() is None
+    assert not os.path.exists(f"/proc/{pid_file.read_text().strip()}")  # killed and reaped
+
+
 def test_the_callers_limits_apply_in_the_child(settings):
     data = pdf_bytes()
     settings.CARNET = {**settings.CARNET, "DOCUMENT_MAX_BYTES": len(data) - 1}

@@ -54,8 +54,9 @@ HEADER_MAX = 64 * 1024
 STARTED = b"+"  # a child's first byte: it runs (else the checker could not fork)
 CONTROL_TIMEOUT = 5.0  # seconds to hand a check over to the checker
 # A new checker starts Python and preloads the checks' libraries (about a second, more on a
-# busy node): it says when it is ready, and no check's time is counted before that.
-START_TIMEOUT = 60.0
+# busy node): it says when it is ready, and no check's time is counted before that. Below
+# gunicorn's worker timeout (30 s), so that a checker that hangs is our error page, not a kill.
+START_TIMEOUT = 20.0
 READY = b"r"
 KEPT_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR")
 IDLE_SECONDS = 900  # a child left waiting for a job this long leaves

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from carnet.tick import run_tick
+from carnet.tick import database_not_ready, run_tick
 
 
 class Command(BaseCommand):
@@ -10,6 +10,8 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
+        if reason := database_not_ready():
+            raise CommandError(f"Traitements non lancés : {reason}")
         results = run_tick()
         for name, count in results.items():
             self.stdout.write(f"{name}: {'échec' if count is None else count}")

@@ -3,11 +3,11 @@ import threading
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 from django_tasks.signals import task_finished, task_started
 
-from carnet.tick import run_tick
+from carnet.tick import database_not_ready, run_tick
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, tick_interval, **options):
+        if reason := database_not_ready():  # else every tick would fail, every second
+            raise CommandError(f"Worker non démarré : {reason}")
+        close_old_connections()  # the ticker and the jobs open their own
         stop = threading.Event()
         if tick_interval > 0:
 
@@ -56,7 +59,7 @@ class Command(BaseCommand):
                     close_old_connections()
                     try:
                         run_tick()
-                    except Exception:  # outside the sweeps (each is guarded): the metrics' cache
+                    except Exception:  # each sweep is guarded: this is the last resort
                         log.exception("tick failed")
                     close_old_connections()
                     stop.wait(tick_interval)
