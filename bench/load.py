@@ -32,7 +32,11 @@ short warm-up that is not counted:
    with the same number of users U as (1): the ratio of the throughputs. The target's is
    against the bare view asked with the same cookies — the same requests but for the view,
    so the ratio measures what the list's view costs; against the cookie-less view the
-   ratio also counts the session and account every logged-in page pays (reported too);
+   ratio also counts the session and account every logged-in page pays (reported too).
+   The bare view with cookies and the list alternate in --ratio-rounds rounds (each phase
+   --ratio-seconds / rounds): a shared machine whose speed drifts during the run (a busy
+   neighbour) moves both sides of a round alike; the target is the median round's ratio,
+   and every round is in the JSON;
 3. peak: the realistic mix (below) at increasing user counts (--steps); the peak is the first
    count whose throughput is within 5 % of the best one: past it, adding users adds waiting;
 4. mix: the realistic mix at that count for --duration seconds: per-endpoint throughput,
@@ -599,6 +603,9 @@ def main() -> None:
     parser.add_argument("--pros", type=int, default=4, help="professionals")
     parser.add_argument("--ratio-users", type=int, default=8, help="users of phases 1 and 2")
     parser.add_argument("--ratio-seconds", type=float, default=20, help="measured, each")
+    parser.add_argument(
+        "--ratio-rounds", type=int, default=5, help="alternations of bare view and list (odd)"
+    )
     parser.add_argument("--steps", default="2,4,8,16", help="user counts of the peak search")
     parser.add_argument("--step-seconds", type=float, default=15, help="measured, each step")
     parser.add_argument("--users", type=int, default=0, help="mix users (0: the peak found)")
@@ -697,10 +704,18 @@ def main() -> None:
                 return run
 
             bare = phase("bare", "BareUser", args.ratio_users, args.ratio_seconds)
-            bare_session = phase(
-                "bare-session", "BareSessionUser", args.ratio_users, args.ratio_seconds
-            )
-            listing = phase("list", "ListUser", args.ratio_users, args.ratio_seconds)
+            # The same cookies' bare view and the list, alternated: each round's two phases
+            # run seconds apart, on the same machine's speed.
+            rounds = []
+            for n in range(1, args.ratio_rounds + 1):
+                each = args.ratio_seconds / args.ratio_rounds
+                with_cookies = phase(f"bare-session-{n}", "BareSessionUser", args.ratio_users, each)
+                listed = phase(f"list-{n}", "ListUser", args.ratio_users, each)
+                bare_rps_n = summary(with_cookies)["http"]["rps"]
+                ratio_n = summary(listed)["http"]["rps"] / bare_rps_n if bare_rps_n else 0.0
+                rounds.append((ratio_n, with_cookies, listed))
+            rounds_by_ratio = sorted(rounds, key=lambda r: r[0])
+            _, bare_session, listing = rounds_by_ratio[len(rounds) // 2]  # the median round
             search = []
             if not args.users:
                 for users in steps:
@@ -723,7 +738,7 @@ def main() -> None:
             list_rps = list_figures["http"]["rps"]
             bare_logged_in_rps = bare_session_figures["http"]["rps"]
             ratio = list_rps / bare_logged_in_rps if bare_logged_in_rps else 0.0
-            runs = [bare, bare_session, listing, *search, mix]
+            runs = [bare, *(run for r in rounds for run in r[1:]), *search, mix]
             failures_total = sum(r["failures_all"] for r in runs)
             p95_pages = mix_figures["page_views"]["p95_ms"]
             result = {
@@ -734,6 +749,7 @@ def main() -> None:
                     "cores": os.cpu_count(),
                     "ratio_users": args.ratio_users,
                     "ratio_seconds": args.ratio_seconds,
+                    "ratio_rounds": args.ratio_rounds,
                     "steps": steps,
                     "step_seconds": args.step_seconds,
                     "mix_users": peak_users,
@@ -759,8 +775,17 @@ def main() -> None:
                     **list_figures["http"],
                     "cpu": list_figures["cpu"],
                 },
-                # The target's ratio: against the bare view asked with the same cookies.
+                # The target's ratio: against the bare view asked with the same cookies, in
+                # the median round (the two figures above are that round's).
                 "list_over_bare_logged_in": round(ratio, 3),
+                "ratio_rounds": [
+                    {
+                        "bare_logged_in_rps": summary(with_cookies)["http"]["rps"],
+                        "list_rps": summary(listed)["http"]["rps"],
+                        "ratio": round(ratio_n, 3),
+                    }
+                    for ratio_n, with_cookies, listed in rounds
+                ],
                 "list_over_bare_without_cookie": round(list_rps / bare_rps, 3) if bare_rps else 0,
                 "peak_search": [
                     {
