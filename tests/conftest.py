@@ -1,7 +1,6 @@
 """Shared fixtures: a clean clock, issued codes, and a real local SMTP server (aiosmtpd)."""
 
 import logging
-import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -13,6 +12,7 @@ from carnet.core import clock
 from carnet.enrollment import services
 from tests.enrollment.helpers import PASSWORD, activate
 from tests.factories import InsuredPersonFactory
+from tests.ports import free_port
 from tests.smtp_sink import SmtpSink
 
 
@@ -82,17 +82,11 @@ def issue_code(db):
     return make
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def smtp_server(settings):
     """A real SMTP server on loopback; EMAIL_URL points at it so the outbox delivers."""
     collector = SmtpSink()
-    port = _free_port()
+    port = free_port()
     controller = Controller(collector, hostname="127.0.0.1", port=port)
     controller.start()
     settings.EMAIL_URL = f"smtp://127.0.0.1:{port}"

@@ -4,7 +4,6 @@ messages comes last); the failure is logged, exposed to Prometheus, and `carnet 
 with an error naming it."""
 
 import logging
-import socket
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -15,6 +14,7 @@ from carnet import tick
 from carnet.core import clock
 from carnet.notifications.models import OutboxMessage
 from tests.core.prometheus import value
+from tests.ports import free_port
 
 
 def pending_message() -> OutboxMessage:
@@ -102,9 +102,7 @@ def test_a_connection_cut_during_a_sweep_is_replaced_for_the_next_ones():
 @pytest.mark.sweep_failures
 def test_the_sweeps_run_and_the_messages_leave_while_redis_is_down(settings, caplog):
     """The metrics are in the cache; the sweeps need only the database."""
-    with socket.socket() as closed:  # a port nothing listens on: every connection refused
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = free_port()  # nothing listens there: every connection refused
     settings.CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
@@ -137,9 +135,7 @@ def test_a_database_that_cannot_be_reached_stops_the_tick_in_one_line(caplog):
     """PostgreSQL down: one failure and one line, not one traceback per sweep every second."""
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL seulement")  # SQLite's test database is in memory
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = free_port()
     saved = dict(connection.settings_dict)
 
     def database_gone():

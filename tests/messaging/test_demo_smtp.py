@@ -4,7 +4,6 @@ DÉMO has a basis on her space (the journey attests consent), and not before."""
 
 import shlex
 import shutil
-import socket
 import ssl
 import stat
 import subprocess
@@ -28,6 +27,7 @@ from carnet.messaging.models import Conversation, Message
 from carnet.messaging.services import message_text, patient_address
 from carnet.professionals.selectors import professional_of
 from tests.messaging.conftest import authorise
+from tests.ports import free_port
 
 NOT_DEMO = "le mode démonstration n'est pas actif"
 
@@ -84,12 +84,6 @@ def test_demo_tls_refuses_outside_demo_mode(tmp_path, settings):
 # --- The swaks command of seed_demo -------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _seed_demo() -> str:
     out = StringIO()
     call_command("seed_demo", stdout=out)
@@ -111,7 +105,7 @@ def _run(args: list[str]) -> subprocess.CompletedProcess:
 def demo_gateway(tmp_path, settings):
     """seed_demo printing the port of a gateway started here, with demo_tls's pair."""
     settings.SMTPD_HOST = "127.0.0.1"
-    settings.SMTPD_PORT = _free_port()
+    settings.SMTPD_PORT = free_port()
     _demo_tls(str(tmp_path / "smtpd"))
     cert_file, key_file = demo_tls_paths(tmp_path / "smtpd")
     controller = gateway_controller(cert_file=str(cert_file), key_file=str(key_file))

@@ -10,7 +10,6 @@ import email
 import ipaddress
 import shutil
 import smtplib
-import socket
 import ssl
 import subprocess
 import time
@@ -37,6 +36,7 @@ from carnet.notifications.models import OutboxMessage
 from tests.consent.conftest import authorise, make_professional
 from tests.documents.conftest import pdf_bytes
 from tests.enrollment.helpers import space_of
+from tests.ports import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -84,12 +84,6 @@ def tls_pair(tmp_path_factory):
     return str(cert_file), str(key_file)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def start_gateway(tls_pair):
     started = []
@@ -97,7 +91,7 @@ def start_gateway(tls_pair):
     def start(**kwargs):
         cert_file, key_file = tls_pair
         controller = gateway_controller(
-            host="127.0.0.1", port=_free_port(), cert_file=cert_file, key_file=key_file, **kwargs
+            host="127.0.0.1", port=free_port(), cert_file=cert_file, key_file=key_file, **kwargs
         )
         controller.start()
         started.append(controller)
@@ -453,14 +447,14 @@ def test_credential_is_stored_as_a_keyed_hash_and_replaced(pro):
 def test_command_refuses_to_start_without_a_certificate(settings):
     settings.SMTPD_TLS_CERT = settings.SMTPD_TLS_KEY = ""
     with pytest.raises(CommandError, match="CARNET_SMTPD_TLS_CERT"):
-        call_command("smtpd", port=_free_port())
+        call_command("smtpd", port=free_port())
 
 
 def test_command_refuses_a_process_count_out_of_bounds(tls_pair, settings):
     settings.SMTPD_TLS_CERT, settings.SMTPD_TLS_KEY = tls_pair
     for processes in (0, 65):
         with pytest.raises(CommandError, match="--processes"):
-            call_command("smtpd", port=_free_port(), processes=processes)
+            call_command("smtpd", port=free_port(), processes=processes)
 
 
 def test_gateways_sharing_a_port_all_start_and_deliver(tls_pair, space, pro, secret):
@@ -468,7 +462,7 @@ def test_gateways_sharing_a_port_all_start_and_deliver(tls_pair, space, pro, sec
     (aiosmtpd's start-up check connects to its own port, which the kernel may hand to a
     sibling: it is replaced), and mail through any of them is delivered."""
     cert_file, key_file = tls_pair
-    port = _free_port()
+    port = free_port()
     controllers = [
         gateway_controller(
             host="127.0.0.1", port=port, cert_file=cert_file, key_file=key_file, reuse_port=True

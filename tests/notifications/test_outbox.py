@@ -4,7 +4,6 @@ with a bound, and never carrying health content."""
 import json
 import logging
 import re
-import socket
 import threading
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -21,6 +20,7 @@ from carnet.notifications.models import OutboxMessage
 from carnet.notifications.services import message_queue, outbox_deliver, sms
 from tests.enrollment.helpers import activate, code_in, identify, reissue
 from tests.factories import InsuredPersonFactory
+from tests.ports import free_port
 
 Status = OutboxMessage.Status
 HEALTH_WORDS = re.compile(
@@ -28,12 +28,6 @@ HEALTH_WORDS = re.compile(
     r"compte rendu|hospitali|cancer|grossesse|médicament",
     re.I,
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _Gateway(BaseHTTPRequestHandler):
@@ -153,7 +147,7 @@ def test_new_code_by_sms_reaches_the_gateway(sms_gateway):
 
 @pytest.mark.django_db(transaction=True)
 def test_unreachable_gateway_retries_a_bounded_number_of_times(settings, caplog):
-    settings.SMS_URL = f"http://127.0.0.1:{_free_port()}/sms"
+    settings.SMS_URL = f"http://127.0.0.1:{free_port()}/sms"
     caplog.set_level(logging.DEBUG)
     secret = "Carnet : votre code de vérification est 482913."
     message = _queue_sms(secret)  # the first attempt runs on commit
@@ -191,7 +185,7 @@ def test_gateway_error_then_success(sms_gateway):
 
 @pytest.mark.django_db(transaction=True)
 def test_unreachable_smtp_server_fails_after_bounded_attempts(settings):
-    settings.EMAIL_URL = f"smtp://127.0.0.1:{_free_port()}"
+    settings.EMAIL_URL = f"smtp://127.0.0.1:{free_port()}"
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", int(settings.EMAIL_URL.rsplit(":")[-1])
     settings.EMAIL_USE_TLS = False

@@ -36,6 +36,7 @@ import requests
 from aiosmtpd.controller import Controller
 from botocore.config import Config
 
+from tests.ports import free_port
 from tests.smtp_sink import SmtpSink
 
 CARNET = str(Path(sys.executable).with_name("carnet"))
@@ -46,12 +47,6 @@ READY_TIMEOUT = 120  # seconds for a process to answer (a restart on a busy 2-co
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 ACCESS_CODE_SUBJECT = "Votre code d'accès"  # notifications/code_acces.txt
 TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def eventually(read, done, timeout: float = 60):
