@@ -47,9 +47,8 @@ def run_tick(sweeps=None) -> dict[str, int | None]:
     all stops the tick (one line, not one failure per sweep); the next tick tries again."""
     results = {}
     metrics = True  # until the cache fails once in this tick: a stalled Redis costs one wait
-    pending = list(SWEEPS if sweeps is None else sweeps)
-    while pending:
-        name, sweep = pending.pop(0)
+    sweeps = list(SWEEPS if sweeps is None else sweeps)
+    for position, (name, sweep) in enumerate(sweeps):
         started = time.monotonic()
         try:
             results[name] = sweep()
@@ -58,8 +57,9 @@ def run_tick(sweeps=None) -> dict[str, int | None]:
             log.exception("sweep %s failed", name)
             _replace_broken_connections()  # first: the cache may be in the database
             if not _database_reachable():
-                log.error("tick stopped: database unreachable (%s not run)", len(pending))
-                results.update({later: None for later, _ in pending})
+                skipped = sweeps[position + 1 :]
+                log.error("tick stopped: database unreachable (%s not run)", len(skipped))
+                results.update({later: None for later, _ in skipped})
                 return results
             metrics = metrics and _metrics(sweep_failure_record, name)
             continue
