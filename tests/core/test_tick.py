@@ -169,3 +169,19 @@ def test_carnet_tick_and_the_worker_refuse_to_start_on_a_database_not_migrated()
     for command in ("tick", "worker"):
         with pytest.raises(CommandError, match="lancez « carnet migrate »"):
             call_command(command)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_carnet_tick_and_the_worker_refuse_to_start_on_a_database_out_of_reach():
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL seulement")  # SQLite's test database is in memory
+    saved = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST="127.0.0.1", PORT=str(free_port()))
+    try:
+        for command in ("tick", "worker"):
+            with pytest.raises(CommandError, match="la base ne répond pas"):
+                call_command(command)
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
