@@ -4,6 +4,7 @@ messages comes last); the failure is logged, exposed to Prometheus, and `carnet 
 with an error naming it."""
 
 import logging
+from contextlib import contextmanager
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -24,6 +25,22 @@ def pending_message() -> OutboxMessage:
         body="Votre espace vous attend.", created_at=now, next_attempt_at=now,
         status=OutboxMessage.Status.PENDING,
     )  # fmt: skip
+
+
+@contextmanager
+def database_out_of_reach():
+    """A function that points the connection at a port nothing listens on (PostgreSQL only:
+    SQLite's test database is in memory); the settings restored and the connection closed
+    afterwards, whatever happened."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL seulement")
+    saved = dict(connection.settings_dict)
+    port = free_port()
+    try:
+        yield lambda: connection.settings_dict.update(HOST="127.0.0.1", PORT=str(port))
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
 
 
 def broken_sweep():
@@ -133,23 +150,15 @@ def test_the_sweeps_run_and_the_messages_leave_while_redis_is_down(settings, cap
 @pytest.mark.django_db(transaction=True)
 def test_a_database_that_cannot_be_reached_stops_the_tick_in_one_line(caplog):
     """PostgreSQL down: one failure and one line, not one traceback per sweep every second."""
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL seulement")  # SQLite's test database is in memory
-    port = free_port()
-    saved = dict(connection.settings_dict)
-
-    def database_gone():
-        # The server cannot be reached any more (nothing listens there)…
-        connection.settings_dict.update(HOST="127.0.0.1", PORT=str(port))
-        with connection.cursor() as cursor:  # …and ends the connection we had.
-            cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
-
     caplog.set_level(logging.INFO, logger="carnet.tick")
-    try:
+    with database_out_of_reach() as move_away:
+
+        def database_gone():
+            move_away()  # the server cannot be reached any more…
+            with connection.cursor() as cursor:  # …and ends the connection we had
+                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
         results = tick.run_tick([("panne", database_gone), *tick.SWEEPS])
-    finally:
-        connection.close()
-        connection.settings_dict.update(saved)
 
     assert results == {name: None for name in ["panne", *(n for n, _ in tick.SWEEPS)]}
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
@@ -173,15 +182,9 @@ def test_carnet_tick_and_the_worker_refuse_to_start_on_a_database_not_migrated()
 
 @pytest.mark.django_db(transaction=True)
 def test_carnet_tick_and_the_worker_refuse_to_start_on_a_database_out_of_reach():
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL seulement")  # SQLite's test database is in memory
-    saved = dict(connection.settings_dict)
-    connection.close()
-    connection.settings_dict.update(HOST="127.0.0.1", PORT=str(free_port()))
-    try:
+    with database_out_of_reach() as move_away:
+        connection.close()
+        move_away()
         for command in ("tick", "worker"):
             with pytest.raises(CommandError, match="la base ne répond pas"):
                 call_command(command)
-    finally:
-        connection.close()
-        connection.settings_dict.update(saved)
