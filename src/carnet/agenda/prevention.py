@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from carnet.core.french import MONTHS
+
 RULES_FILE = Path(__file__).resolve().parent / "prevention.json"
 
 KINDS = ("vaccination", "depistage", "examen_enfant", "dentaire")
@@ -436,17 +438,13 @@ def _rule_codes(rule: Rule) -> set[str]:
     return set(rule.vaccines) | {c for o in rule.occurrences for c in o.vaccines}
 
 
-_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
-           "septembre", "octobre", "novembre", "décembre")  # fmt: skip
-
-
 def _date_fr(iso: str) -> str:
     parts = [int(p) for p in iso.split("-")]
     if len(parts) == 1:
         return str(parts[0])
     if len(parts) == 2:
-        return f"{_MONTHS[parts[1] - 1]} {parts[0]}"
-    return f"{'1er' if parts[2] == 1 else parts[2]} {_MONTHS[parts[1] - 1]} {parts[0]}"
+        return f"{MONTHS[parts[1] - 1]} {parts[0]}"
+    return f"{'1er' if parts[2] == 1 else parts[2]} {MONTHS[parts[1] - 1]} {parts[0]}"
 
 
 def load_rules(path: Path = RULES_FILE) -> Rules:

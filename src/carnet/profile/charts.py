@@ -15,8 +15,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from carnet.core.french import MONTHS
+
 from . import measures
-from .models import MONTHS
 from .selectors import measurement_series
 
 SHORT_MONTHS = [

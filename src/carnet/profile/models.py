@@ -10,10 +10,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import models
 
-MONTHS = [
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-    "octobre", "novembre", "décembre",
-]  # fmt: skip
+from carnet.core.french import MONTHS
 
 
 @dataclass(frozen=True, order=True)

@@ -1,7 +1,8 @@
 """Template filters for French display."""
 
 from django import template
-from django.utils.dates import MONTHS
+
+from carnet.core.french import MONTHS
 
 register = template.Library()
 
@@ -27,6 +28,6 @@ def jour(value) -> str:
     if not value:
         return ""
     try:
-        return f"{value.day} {MONTHS[value.month]} {value.year}"
+        return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
     except AttributeError:
         return ""
