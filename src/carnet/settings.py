@@ -139,10 +139,12 @@ TEMPLATES = [
                 "carnet.core.context_processors.service",
                 "carnet.core.sessions.timing",
             ],
-            # Our `{% url %}`, which reverses each fixed link once per process, and our filters.
+            # Our `{% url %}`, which reverses each fixed link once per process, our filters, and
+            # `{% options %}` for the choices of a <select>.
             "builtins": [
                 "carnet.core.templatetags.carnet_urls",
                 "carnet.core.templatetags.carnet_format",
+                "carnet.core.templatetags.carnet_forms",
             ],
         },
     },

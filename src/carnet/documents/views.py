@@ -33,8 +33,8 @@ def index(request):
             "rows": zip(page, links, strict=True),
             "query": query,
             "sorts": [(key, label) for key, (label, _) in selectors.SORTS.items()],
-            "categories": Category.choices,
-            "pinned_filter": selectors.PINNED,
+            # The filters after « Tous les documents »: the pinned ones, then each category.
+            "filters": [(selectors.PINNED, "Épinglés"), *Category.choices],
             "search_max": settings.CARNET["DOCUMENT_SEARCH_MAX_LENGTH"],
             "waiting": listed.waiting,
         },
