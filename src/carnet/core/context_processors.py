@@ -2,9 +2,21 @@ from django.conf import settings
 
 
 def service(request):
-    context = {"SERVICE_NAME": settings.SERVICE_NAME, "DEMO_MODE": settings.DEMO_MODE}
+    """What the header of every page shows, read once here: in the template each lookup on the
+    request or the lazy user (`request.resolver_match.namespace`) costs a failed item lookup
+    (an exception) per dot, a dozen times a page."""
+    match = getattr(request, "resolver_match", None)
     user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated:
+    signed_in = user is not None and user.is_authenticated
+    context = {
+        "SERVICE_NAME": settings.SERVICE_NAME,
+        "DEMO_MODE": settings.DEMO_MODE,
+        "nav_section": match.namespace if match is not None else "",  # the app: "documents"
+        "nav_page": match.url_name if match is not None else "",  # the page: "home"
+        "nav_signed_in": signed_in,
+        "nav_patient": signed_in and user.kind == user.Kind.PATIENT,
+    }
+    if signed_in:
         person = getattr(user, "person", None)
         acting = getattr(user, "acting_link", None)
         if person is not None and user.kind == user.Kind.PATIENT:
