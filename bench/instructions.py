@@ -93,7 +93,8 @@ def main() -> None:
         environ = {
             **os.environ,
             "BENCH_IDENTIFIER": made["identifier"],
-            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "bench")]),
+            # This checkout's code first, also when another one is installed in the venv.
+            "PYTHONPATH": os.pathsep.join(str(ROOT / d) for d in ("src", "", "bench")),
         }
         work = Path(tempfile.mkdtemp(prefix="callgrind-", dir=tmp))
         per_request = {}

@@ -38,7 +38,8 @@ short warm-up that is not counted:
    neighbour) moves both sides of a round alike; the target is the median round's ratio,
    and every round is in the JSON;
 3. peak: the realistic mix (below) at increasing user counts (--steps); the peak is the first
-   count whose throughput is within 5 % of the best one: past it, adding users adds waiting;
+   count whose throughput is within 10 % of the best one (the steps' noise): past it, adding
+   users adds waiting;
 4. mix: the realistic mix at that count for --duration seconds: per-endpoint throughput,
    p50/p95/p99 and failures, the aggregate of the page views (HTML pages fetched by GET).
 
@@ -92,7 +93,11 @@ UPLOAD_PDF_BYTES = 20_000  # the PDFs uploaded, posted and mailed: a short repor
 
 P95_PAGE_VIEW_TARGET_MS = 150
 LIST_OVER_BARE_TARGET = 0.40
-PEAK_TOLERANCE = 0.05  # a step within 5 % of the best throughput counts as the plateau
+# A step within 10 % of the best throughput counts as the plateau. Steps on the plateau differ
+# by 5-8 % from noise alone (2026-11-27: 93-104 requests/s from 4 to 16 users); at 5 %, one
+# run in three took 16 users for 4 % more, where a closed loop of 16 users at ~100 requests/s
+# waits 160 ms on average by Little's law: the queue's latency, not the service's.
+PEAK_TOLERANCE = 0.10
 CODE = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 CODE_SUBJECT = "Votre code d'accès"
 SETUP_MARK = "LOAD-SETUP "
