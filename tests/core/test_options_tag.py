@@ -30,3 +30,16 @@ def test_the_tag_writes_what_the_loop_wrote(choices, data):
 def test_no_selected_value_selects_nothing_and_labels_are_escaped():
     html = TAG.render(Context({"choices": [("a", "<i>A</i>"), ("b", "B")], "selected": None}))
     assert html == ('<option value="a">&lt;i&gt;A&lt;/i&gt;</option><option value="b">B</option>')
+
+
+def test_a_value_that_is_none_of_the_choices_adds_nothing_to_the_cache():
+    """`selected` often comes from a query string: any text must not grow the memory."""
+    from carnet.core.templatetags.carnet_forms import _options
+
+    choices = [("a", "A"), ("b", "B")]
+    TAG.render(Context({"choices": choices, "selected": "inconnu-0"}))
+    size = _options.cache_info().currsize
+    for n in range(50):
+        html = TAG.render(Context({"choices": choices, "selected": f"inconnu-{n}"}))
+        assert "selected" not in html
+    assert _options.cache_info().currsize == size

@@ -4,12 +4,15 @@ every column of the space and of its person, with the same Python types (aware m
 dates, booleans), whatever the row holds. Hypothesis draws the rows; run on both databases
 (make test, make test-postgres)."""
 
+import gc
+import threading
 import uuid
+import weakref
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import pytest
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -137,3 +140,24 @@ def test_any_row_reads_as_through_the_orm(issue_code):
             )
 
     agree()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_statement_kept_for_a_thread_does_not_keep_its_connection_alive(issue_code):
+    """Each thread has its own connection, where the statement is kept: once the thread is
+    over, nothing of ours holds the connection (threads of the SMTP gateway, of a server)."""
+    user = activate(issue_code())
+    seen = []
+
+    def read():
+        seen.append(own_space(user).pk)
+        seen.append(weakref.ref(connections[DEFAULT_DB_ALIAS]))
+        connections.close_all()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join()
+    space_pk, connection = seen
+    assert space_pk == space_of(user.person).pk
+    gc.collect()
+    assert connection() is None

@@ -1,7 +1,6 @@
 """Reads about spaces, scoped to the asking user."""
 
 from dataclasses import dataclass
-from weakref import WeakKeyDictionary
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -40,9 +39,10 @@ def own_space(user) -> Space | None:
 # and each value goes through Django's own converters (the database's and the field's), so the
 # instances are the ones the ORM gives. tests/enrollment/test_own_space.py compares both.
 
-# By connection (each thread has its own): the statement in its dialect, with the converters,
-# which are methods of that connection.
-_statements: WeakKeyDictionary = WeakKeyDictionary()
+# Kept on the connection (each thread has its own), as this attribute: the statement in its
+# dialect, with the converters, which are methods of that connection — kept anywhere else, they
+# would keep the connection alive after its thread.
+_STATEMENT = "_carnet_own_space"
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class _Statement:
 def _space_with_person(person_id: int) -> Space | None:
     """The space of a person (one per person: a unique key), its `person` loaded, or None."""
     connection = connections[DEFAULT_DB_ALIAS]
-    statement = _statements.get(connection) or _statement(connection)
+    statement = getattr(connection, _STATEMENT, None) or _statement(connection)
     with connection.cursor() as cursor:
         cursor.execute(statement.sql, [person_id])
         row = cursor.fetchone()
@@ -96,5 +96,5 @@ def _statement(connection) -> _Statement:
         space_names=[f.attname for f in space_fields],
         person_names=[f.attname for f in person_fields],
     )
-    _statements[connection] = statement
+    setattr(connection, _STATEMENT, statement)
     return statement

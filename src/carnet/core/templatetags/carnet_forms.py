@@ -18,7 +18,12 @@ register = template.Library()
 
 @register.simple_tag
 def options(choices, selected) -> SafeString:
-    return _options(tuple((value, label) for value, label in choices), selected)
+    choices = tuple((value, label) for value, label in choices)
+    # Remembered by choices and choice: a value that is none of the choices (a query string's,
+    # say) selects nothing, and is not a new entry of the cache.
+    if not any(value == selected for value, _ in choices):
+        selected = None
+    return _options(choices, selected)
 
 
 @lru_cache(maxsize=512)

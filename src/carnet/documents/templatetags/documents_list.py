@@ -4,7 +4,7 @@ the template language.
 The list is the most visited page of the service (adr 0025). With the template language, its
 20 rows cost about a fifth of the page's processor time: a dozen nodes each, and each variable
 a lookup, a localisation and Django's lazy-aware escape. Written here with the standard
-library's `html.escape` — the function Django's `escape` calls — they cost a sixth of that.
+library's `html.escape` — the function Django's `escape` calls — they cost an eighth of that.
 Every value is escaped as autoescape would; tests/documents/test_rows_tag.py checks that the
 output is exactly what the template wrote, for any row (hypothesis).
 """
