@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -52,7 +53,7 @@ class Provider:
                 self.process.wait()
 
 
-def start_provider(config: dict, timeout: float = 90) -> Provider:
+def start_provider(config: dict, timeout: float = 90, attempts: int = 2) -> Provider:
     node = shutil.which("node")
     if node is None:
         raise RuntimeError(NEEDS_NODE)
@@ -60,6 +61,18 @@ def start_provider(config: dict, timeout: float = 90) -> Provider:
         raise RuntimeError(
             f"oidc-provider n'est pas installé dans {PROVIDER_DIR} : make oidc-provider"
         )
+    # Started again once: on a loaded CI machine it once ended (or stalled) with nothing said
+    # but Node's runtime warning; each failed start is described in the error.
+    failures = []
+    for _ in range(attempts):
+        provider, failure = _start_once(node, config, timeout)
+        if provider is not None:
+            return provider
+        failures.append(failure)
+    raise RuntimeError("Le fournisseur OpenID de test n'a pas démarré :\n" + "\n".join(failures))
+
+
+def _start_once(node: str, config: dict, timeout: float) -> tuple[Provider | None, str]:
     process = subprocess.Popen(
         [node, "server.mjs"],
         cwd=PROVIDER_DIR,
@@ -80,15 +93,21 @@ def start_provider(config: dict, timeout: float = 90) -> Provider:
         ready.put(None)  # the process ended
 
     threading.Thread(target=drain, daemon=True).start()
+    started = time.monotonic()
     try:
         port = ready.get(timeout=timeout)
     except queue.Empty:
         port = None
     provider = Provider(process, port or 0, config.get("issuer_host", "127.0.0.1"), lines)
-    if port is None:
-        provider.stop()
-        raise RuntimeError(f"Le fournisseur OpenID de test n'a pas démarré :\n{provider.output()}")
-    return provider
+    if port is not None:
+        return provider, ""
+    waited = time.monotonic() - started
+    try:  # ended by itself (its output closed), or still starting after `timeout`
+        how = f"arrêté seul (code {process.wait(1)})"
+    except subprocess.TimeoutExpired:
+        how = "toujours en démarrage"
+    provider.stop()
+    return None, f"{how} après {waited:.1f} s :\n{provider.output()}"
 
 
 def provider_login(
