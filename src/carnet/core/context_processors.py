@@ -19,7 +19,7 @@ def service(request):
     if signed_in:
         person = getattr(user, "person", None)
         acting = getattr(user, "acting_link", None)
-        if person is not None and user.kind == user.Kind.PATIENT:
+        if person is not None and context["nav_patient"]:
             from carnet.family.selectors import switcher_profiles
 
             context["linked_profiles"] = switcher_profiles(user, request.session)

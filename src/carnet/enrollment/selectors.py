@@ -35,7 +35,7 @@ def own_space(user) -> Space | None:
 #
 # Through the ORM (`Space.objects.select_related("person").get(person_id=...)`) this read cost
 # about 0.4 ms of CPU per page, ten times the statement itself: building and compiling the
-# query. Here the statement is written once per database, its columns taken from the models,
+# query. Here the statement is written once per connection, its columns taken from the models,
 # and each value goes through Django's own converters (the database's and the field's), so the
 # instances are the ones the ORM gives. tests/enrollment/test_own_space.py compares both.
 
